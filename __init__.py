@@ -1,0 +1,1 @@
+"""citylinks: an open GraphQL API for cross-border city partnerships."""

@@ -1,0 +1,7 @@
+"""`python -m citylinks` is the `citylinks` command."""
+
+import sys
+
+from citylinks.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""Automatic persisted queries (Apollo's protocol): documents registered under their SHA-256.
+
+A client sends `extensions.persistedQuery = {"version": 1, "sha256Hash": …}`,
+first without the document. Until the document has been sent once with its
+hash, that request is answered with `PERSISTED_QUERY_NOT_FOUND`, and the client
+sends both; from then on the hash alone stands for the document, over POST and
+GET (where it makes short, cacheable URLs).
+
+The registry is a table, so that a hash registered through one worker is known
+to all of them; each process keeps the documents it has seen in memory (a
+hash names one document forever, so there is nothing to invalidate).
+
+Resolving a hash only fills in the request's document: the request then goes
+the way every request goes, through the same parsing, validation and query
+limits, so a persisted query is refused exactly when its text would be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from citylinks.db.engine import Database
+from citylinks.db.models import PersistedQuery
+from citylinks.schema.errors import BAD_USER_INPUT, PERSISTED_QUERY_NOT_FOUND
+from graphql import ExecutionResult, GraphQLError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+log = logging.getLogger("citylinks.apq")
+
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+# Documents kept in memory per process; the table keeps them all.
+CACHE_SIZE = 2_000
+
+
+def sha256_hex(query: str) -> str:
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
+
+
+def _refusal(message: str, code: str, sub_response: Any, status: int) -> ExecutionResult:
+    sub_response.status_code = status
+    # Apollo's clients retry with the document: nobody may cache the refusal.
+    sub_response.headers["cache-control"] = "private, no-cache, must-revalidate"
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
+
+
+class PersistedQueries:
+    """The registry, as one server process sees it."""
+
+    def __init__(self, database: Callable[[], Database], cache_size: int = CACHE_SIZE) -> None:
+        self._database = database
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def resolve(self, request_data: Any, sub_response: Any) -> Any:
+        """The request with its document filled in from the registry, or the refusal
+        (an ExecutionResult) to answer with. Requests without the extension pass as they are."""
+        extensions = request_data.extensions or {}
+        persisted = extensions.get("persistedQuery")
+        if persisted is None:
+            return request_data
+        if not isinstance(persisted, dict) or persisted.get("version") != 1:
+            return _refusal("Unsupported persisted query: send "
+                            '{"version": 1, "sha256Hash": "<hex>"}', BAD_USER_INPUT,
+                            sub_response, 400)
+        digest = persisted.get("sha256Hash")
+        if not isinstance(digest, str) or not _SHA256_HEX.match(digest):
+            return _refusal("persistedQuery.sha256Hash must be 64 hexadecimal digits",
+                            BAD_USER_INPUT, sub_response, 400)
+        digest = digest.lower()
+        if request_data.query:
+            if sha256_hex(request_data.query) != digest:
+                return _refusal("provided sha does not match query", BAD_USER_INPUT,
+                                sub_response, 400)
+            await self.register(digest, request_data.query)
+            return request_data
+        query = await self.lookup(digest)
+        if query is None:
+            return _refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND,
+                            sub_response, 200)
+        return dataclasses.replace(request_data, query=query)
+
+    def _remember(self, digest: str, query: str) -> None:
+        self._cache[digest] = query
+        self._cache.move_to_end(digest)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def lookup(self, digest: str) -> str | None:
+        query = self._cache.get(digest)
+        if query is not None:
+            self._cache.move_to_end(digest)
+            return query
+        async with self._database().read() as conn:
+            query = await conn.scalar(
+                select(PersistedQuery.query).where(PersistedQuery.sha256 == digest))
+        if query is not None:
+            self._remember(digest, query)
+        return query
+
+    async def register(self, digest: str, query: str) -> None:
+        """Store the document once; a failure to store costs the client a resend, not
+        this answer."""
+        if digest in self._cache:
+            return
+        database = self._database()
+        insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
+        try:
+            async with database.write() as session:
+                await session.execute(
+                    insert(PersistedQuery).values(sha256=digest, query=query)
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
+        except Exception:
+            log.warning("could not register persisted query %s", digest, exc_info=True)
+            return
+        self._remember(digest, query)

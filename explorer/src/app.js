@@ -1,0 +1,172 @@
+// The explorer's entry point: the address bar is the state; each view is one GraphQL request.
+
+import { graphql, missingFromSchema } from './api.js';
+import { errorView, loadingView, placeHref } from './common.js';
+import { homeView } from './home.js';
+import { HOME_QUERY, PICKED_QUERY, pathQuery, placeQuery } from './queries.js';
+import { notFoundView, placeView } from './place.js';
+import { pathView } from './path.js';
+import { preloadWorld } from './map.js';
+import { attachCombobox } from './search.js';
+
+const main = document.getElementById('main');
+const announcer = document.getElementById('announcer');
+const SITE = 'citylinks explorer';
+
+/** Fields the server turned out not to have (an older or partial server): asked without them. */
+const absent = { suggestPartners: false, path: false };
+
+function routeOf(location) {
+  const params = new URLSearchParams(location.search);
+  if (params.get('place')) return { view: 'place', id: params.get('place') };
+  if (params.get('view') === 'path') {
+    return { view: 'path', from: params.get('from') || null, to: params.get('to') || null };
+  }
+  return { view: 'home' };
+}
+
+function routeKey(route) {
+  return JSON.stringify(route);
+}
+
+/**
+ * Run a view's one request; when the server rejects a field it does not have yet (a GraphQL
+ * validation error naming it), ask once more without that field and say so on the page.
+ */
+async function fetchView(build, variables, optional, signal) {
+  const missing = {};
+  const options = {};
+  for (const name of optional) {
+    if (absent[name]) {
+      options[name] = false;
+      missing[name] = absent[name];
+    }
+  }
+  for (;;) {
+    const query = build(options);
+    try {
+      const { data, errors } = await graphql(query, variables, { signal });
+      return { data, errors, query, variables, missing };
+    } catch (error) {
+      const name = optional.find((n) => options[n] !== false && missingFromSchema(error, n));
+      if (!name) throw error;
+      const message = error.details.map((e) => e.message).join(' ');
+      absent[name] = message;
+      missing[name] = message;
+      options[name] = false;
+    }
+  }
+}
+
+let generation = 0;
+let controller = null;
+let currentKey = null;
+
+async function render(route, { focus = false, hint = null } = {}) {
+  const mine = (generation += 1);
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const { signal } = controller;
+  currentKey = routeKey(route);
+  main.setAttribute('aria-busy', 'true');
+  const loadingText = route.view === 'place' ? `Loading ${hint || 'the place'}…`
+    : route.view === 'path' ? (route.from && route.to ? 'Looking for a chain of partnerships…' : 'Loading the path finder…')
+      : 'Loading…';
+  // Only after a moment, so a quick answer does not flash a loading message.
+  const loadingTimer = setTimeout(() => {
+    if (mine === generation) main.replaceChildren(loadingView(loadingText));
+  }, 150);
+  if (route.view === 'place') preloadWorld();
+
+  let view;
+  try {
+    if (route.view === 'place') {
+      const result = await fetchView(placeQuery, { id: route.id }, ['suggestPartners'], signal);
+      view = result.data && result.data.city
+        ? placeView(result, { onOpen: (id, name) => navigate(placeHref(id), { hint: name }) })
+        : { element: notFoundView(route.id), title: 'No such place', afterMount: () => {} };
+    } else if (route.view === 'path') {
+      let result = null;
+      let prefill = null;
+      if (route.from && route.to) {
+        preloadWorld();
+        result = await fetchView(pathQuery, { from: route.from, to: route.to }, ['path'], signal);
+      } else if (route.from || route.to) {
+        // One place already chosen (the link from a place view): its name fills the form in.
+        const { data } = await graphql(PICKED_QUERY, { id: route.from || route.to }, { signal });
+        prefill = route.from ? { from: data.city } : { to: data.city };
+      }
+      view = pathView(route, result, { onSubmit: (href) => navigate(href), prefill });
+    } else {
+      view = homeView(await fetchView(() => HOME_QUERY, {}, [], signal));
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    view = {
+      element: errorView(error, { retry: () => render(route, { focus: true, hint }) }),
+      title: 'Error', afterMount: () => {},
+    };
+  } finally {
+    clearTimeout(loadingTimer);
+  }
+  if (mine !== generation) return;
+  main.removeAttribute('aria-busy');
+  main.replaceChildren(view.element);
+  view.afterMount();
+  document.title = view.title ? `${view.title} — ${SITE}` : SITE;
+  announcer.textContent = `${view.title || 'Start page'} loaded.`;
+  if (focus) {
+    const heading = main.querySelector('h1');
+    if (heading) heading.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+}
+
+export function navigate(href, { replace = false, hint = null } = {}) {
+  const url = new URL(href, window.location.href);
+  if (replace) window.history.replaceState({ hint }, '', url);
+  else window.history.pushState({ hint }, '', url);
+  render(routeOf(url), { focus: true, hint });
+}
+
+// Links between views stay real links (new tab, copy address), handled here for a plain click.
+document.addEventListener('click', (event) => {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey
+    || event.shiftKey || event.altKey) return;
+  const link = event.target.closest('a[data-nav]');
+  if (!link || link.origin !== window.location.origin || link.pathname !== '/') return;
+  event.preventDefault();
+  const hint = link.dataset.place ? link.textContent.trim() : null;
+  navigate(link.href, { hint });
+});
+
+// Back and Forward. A jump to a section of the same view (#map) changes no data.
+window.addEventListener('popstate', (event) => {
+  const route = routeOf(window.location);
+  if (routeKey(route) === currentKey) return;
+  render(route, { focus: true, hint: event.state && event.state.hint });
+});
+
+// "/" jumps to the search field, as on many sites, unless one is typing already.
+document.addEventListener('keydown', (event) => {
+  if (event.key !== '/' || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest && target.closest('input, textarea, select, [contenteditable]')) return;
+  event.preventDefault();
+  document.getElementById('search-input').focus();
+});
+
+const searchInput = document.getElementById('search-input');
+const searchPopup = document.querySelector('.site-header .search-popup');
+const headerSearch = attachCombobox({
+  input: searchInput,
+  popup: searchPopup,
+  listbox: document.getElementById('search-results'),
+  status: searchPopup.querySelector('.search-status'),
+  onChoose: (city) => {
+    headerSearch.clear();
+    navigate(placeHref(city.id), { hint: city.name });
+  },
+});
+
+render(routeOf(window.location));

@@ -1,0 +1,70 @@
+"""build_schema(settings) -> the Strawberry schema of citylinks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from citylinks.schema.errors import ErrorCodes
+from citylinks.schema.federation import (
+    FEDERATION_VERSION,
+    FederatedSchema,
+    install_entity_keys,
+    public_sdl,
+)
+from citylinks.schema.graph import GraphQuery
+from citylinks.schema.limits import Limiter, QueryLimits
+from citylinks.schema.limits import validation_rules as limit_rules
+from citylinks.schema.mutations import Mutation
+from citylinks.schema.queries import Query as BaseQuery
+from citylinks.schema.scalars import SCALAR_MAP
+from citylinks.schema.subscriptions import Subscription
+from citylinks.settings import Settings
+from graphql import GraphQLError
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule, specified_rules
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+Query = merge_types("Query", (BaseQuery, GraphQuery))
+
+
+class CitylinksSchema(FederatedSchema):
+    limiter: Limiter
+    validation_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Bad input and refused permissions are the client's business, not the server
+        log's; ErrorCodes logs each unexpected error once, with its error id."""
+
+
+def build_schema(settings: Settings | None = None) -> CitylinksSchema:
+    settings = settings or Settings()
+    limiter = Limiter(QueryLimits.from_settings(settings))
+    rules = list(limit_rules(limiter.limits))
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions: list[Any] = [
+        ErrorCodes,
+        limiter.extension,  # before ParserCache: an oversized text is refused unparsed
+        lambda: ParserCache(maxsize=512),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    install_entity_keys()
+    schema = CitylinksSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                             extensions=extensions,
+                             config=StrawberryConfig(scalar_map=SCALAR_MAP),
+                             federation_version=FEDERATION_VERSION)
+    limiter.attach(schema._schema)
+    schema.limiter = limiter
+    # The compiled path validates with these too: what one executor refuses, both do.
+    schema.validation_rules = (*specified_rules, *rules)
+    return schema
+
+
+def schema_sdl() -> str:
+    """The public schema (the contract), without the federation internals."""
+    return public_sdl(build_schema()) + "\n"

@@ -1,0 +1,182 @@
+"""The compiled read path: cached, validated documents run as a few batch statements.
+
+graphql-core's executor spends most of a large nested answer completing fields
+one by one (its known per-field cost). For queries it can express, this path
+parses and validates a document once, keeps the plan, and per request runs one
+statement per relation per nesting level, assembling the response directly. Any
+document or request it cannot answer exactly — introspection, abstract types,
+errors of any kind — goes to Strawberry's executor, the reference whose answers
+the tests compare this path against.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from citylinks.db.errors import StoreError
+from citylinks.schema.compiled import sqljson
+from citylinks.schema.compiled.planner import (
+    FieldPlan,
+    NotCompilable,
+    ObjectPlan,
+    OperationPlan,
+    Planner,
+)
+from citylinks.schema.compiled.resolvers import build_registry
+from citylinks.schema.errors import ApiError
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    get_argument_values,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from sqlalchemy import TextClause, text
+from sqlalchemy.exc import OperationalError
+from strawberry.types.arguments import convert_arguments
+
+log = logging.getLogger("citylinks.compiled")
+
+DEFINITION_BACKREF = "strawberry-definition"
+
+
+@dataclass
+class _Compiled:
+    plan: OperationPlan | None
+
+
+class Run:
+    """One request on the compiled path: its connection, variables and argument cache."""
+
+    def __init__(self, executor: CompiledExecutor, conn: Any, variables: dict[str, Any]) -> None:
+        self.executor = executor
+        self.conn = conn
+        self.variables = variables
+        self._arguments: dict[int, dict[str, Any]] = {}
+
+    def arguments(self, field: FieldPlan) -> dict[str, Any]:
+        """Arguments as the reference resolvers see them: Python names, input objects built."""
+        key = id(field)
+        if key not in self._arguments:
+            raw = get_argument_values(field.definition, field.node, self.variables)
+            definition = field.definition.extensions.get(DEFINITION_BACKREF)
+            if definition is None:
+                raise NotCompilable("field without a Strawberry definition")
+            self._arguments[key] = convert_arguments(
+                raw, definition.arguments,
+                scalar_registry=self.executor.scalar_registry, config=self.executor.config)
+        return self._arguments[key]
+
+    async def complete(self, plan: ObjectPlan, rows: list[Any]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        columns: list[list[Any]] = []
+        for field in plan.fields:
+            resolver = field.resolver
+            if resolver is None:  # __typename
+                columns.append([plan.type_name] * len(rows))
+            elif getattr(resolver, "sync", False):
+                columns.append(resolver(self, field, rows))
+            else:
+                columns.append(await resolver(self, field, rows))
+        keys = [field.key for field in plan.fields]
+        if len(keys) == 1:
+            (key,), (column,) = keys, columns
+            return [{key: value} for value in column]
+        return [dict(zip(keys, values, strict=False)) for values in zip(*columns, strict=False)]
+
+
+class CompiledExecutor:
+    def __init__(self, schema: strawberry.Schema, cache_size: int = 1000) -> None:
+        self.schema = schema
+        self.graphql_schema = schema._schema
+        self.scalar_registry = schema.schema_converter.scalar_registry
+        self.config = schema.config
+        self.planner = Planner(self.graphql_schema, build_registry())
+        # The schema's own rules, query limits included (schema/limits.py): a document
+        # refused there is never planned here.
+        self.validation_rules = getattr(schema, "validation_rules", None)
+        # Off: every plan runs on the batch tier (the tests compare both tiers).
+        self.sql_tier = True
+        self._statements: dict[str, TextClause] = {}
+        self._cache: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
+        self._cache_size = cache_size
+
+    def compile(self, query: str, operation_name: str | None) -> OperationPlan | None:
+        key = (query, operation_name)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached.plan
+        plan: OperationPlan | None = None
+        try:
+            document = parse(query)
+            if not validate(self.graphql_schema, document, self.validation_rules):
+                plan = self.planner.plan(document, operation_name)
+        except (GraphQLError, NotCompilable):
+            plan = None
+        self._cache[key] = _Compiled(plan)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return plan
+
+    async def execute(self, query: str, variables: dict[str, Any] | None,
+                      operation_name: str | None, context: Any) -> ExecutionResult | None:
+        """The answer, or None when the reference executor should answer instead."""
+        plan = self.compile(query, operation_name)
+        if plan is None:
+            return None
+        coerced = get_variable_values(self.graphql_schema,
+                                      plan.operation.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None
+        try:
+            async with context.db.read() as conn:
+                run = Run(self, conn, coerced)
+                data = await self._in_sql(run, plan, context.db.dialect)
+                if data is None:
+                    data = (await run.complete(plan.root, [None]))[0]
+        except (NotCompilable, ApiError, StoreError, GraphQLError):
+            return None
+        except Exception:  # the reference executor reports (and masks) it
+            log.debug("compiled path fell back", exc_info=True)
+            return None
+        return ExecutionResult(data=data, errors=None)
+
+    def _text(self, statement: str) -> TextClause:
+        """text() scans its SQL for bind parameters with a regex: keep the clause per statement."""
+        clause = self._statements.get(statement)
+        if clause is None:
+            if len(self._statements) >= self._cache_size:
+                self._statements.clear()
+            clause = self._statements[statement] = text(statement)
+        return clause
+
+    async def _in_sql(self, run: Run, plan: OperationPlan, dialect: str) -> dict[str, Any] | None:
+        """The whole answer from one statement that builds the JSON, when the plan allows."""
+        if not self.sql_tier or dialect in plan.too_deep_for:
+            return None
+        sql = sqljson.Sql(dialect, run.arguments)
+        try:
+            statement = sqljson.statement(sql, plan.root)
+        except NotCompilable:
+            return None
+        try:
+            row = (await run.conn.execute(self._text(statement), sql.params)).one()
+        except OperationalError as error:
+            # SQLite's parser has a fixed stack: deep documents nest too many
+            # subqueries for it. They run on the batch tier from then on.
+            if "parser stack overflow" not in str(error):
+                raise
+            plan.too_deep_for.add(dialect)
+            return None
+        return {
+            f.key: value if value is None or f.name == "__typename" else orjson.Fragment(value)
+            for f, value in zip(plan.root.fields, row, strict=True)
+        }

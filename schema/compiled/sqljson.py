@@ -1,0 +1,575 @@
+"""The fastest tier of the compiled path: a whole query as one SQL statement that builds the JSON.
+
+For the common nested shapes (city -> partners -> sectors, lists with totalCount)
+the database assembles the answer itself — PostgreSQL with json_build_object and
+json_agg, SQLite with json_object and json_group_array — the way PostGraphile
+and Hasura do, and Python passes the text through. Anything this builder does
+not cover (cursors, `after`/`before`/`last`, includeSubdivisions, some filters)
+raises NotCompilable and the plan runs on the batch tier instead, whose answers
+are in turn checked against Strawberry's executor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from citylinks.db.enums import NOT_YET_IN_FORCE
+from citylinks.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from citylinks.db.partial_dates import PartialDateError, parse_partial_date
+from citylinks.db.text import search_key
+from citylinks.schema.compiled.planner import FieldPlan, NotCompilable, ObjectPlan
+from citylinks.schema.ids import decode_id
+from citylinks.schema.inputs import (
+    city_filter_spec,
+    order_key,
+    partner_filter_spec,
+    partnership_filter_spec,
+)
+
+_LATEST = "9999-12-31"
+_EARLIEST = "0001-01-01"
+
+
+@dataclass
+class Sql:
+    """One statement being built: its dialect, bound parameters and alias counter."""
+
+    dialect: str
+    arguments: Callable[[FieldPlan], dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    aliases: int = 0
+
+    @property
+    def pg(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        if isinstance(value, dt.date) and not self.pg:
+            value = value.isoformat()  # SQLite keeps dates as ISO text
+        self.params[name] = value
+        return f":{name}"
+
+    def alias(self, stem: str) -> str:
+        self.aliases += 1
+        return f"{stem}{self.aliases}"
+
+    def date(self, value: str) -> str:
+        return f"DATE '{value}'" if self.pg else f"'{value}'"
+
+    # -- JSON building blocks, per dialect
+
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        inner = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        return f"json_build_object({inner})" if self.pg else f"json_object({inner})"
+
+    def embed(self, subquery: str) -> str:
+        """A JSON value from a subquery: SQLite loses the JSON subtype across subqueries."""
+        return f"({subquery})" if self.pg else f"json(({subquery}))"
+
+    def array(self, inner: str, order: str) -> str:
+        """JSON array of column `o` of `inner`, in `order` (a list of x.<column> terms)."""
+        if self.pg:
+            ordering = f" ORDER BY {order}" if order else ""
+            return f"(SELECT coalesce(json_agg(x.o{ordering}), '[]'::json) FROM ({inner}) x)"
+        return f"json((SELECT json_group_array(json(x.o)) FROM ({inner}) x))"
+
+    def scalar_array(self, inner: str, order: str) -> str:
+        if self.pg:
+            ordering = f" ORDER BY {order}" if order else ""
+            return f"(SELECT coalesce(json_agg(x.o{ordering}), '[]'::json) FROM ({inner}) x)"
+        return f"json((SELECT json_group_array(x.o) FROM ({inner}) x))"
+
+    def boolean(self, condition: str) -> str:
+        if self.pg:
+            return f"({condition})"
+        return f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
+
+    def global_id(self, type_name: str, column: str) -> str:
+        if self.pg:
+            return f"encode(convert_to('{type_name}:' || {column}, 'UTF8'), 'base64')"
+        return f"citylinks_b64('{type_name}:' || {column})"
+
+
+# ---------------------------------------------------------------- connections
+
+
+@dataclass
+class Source:
+    """Rows a connection pages over: FROM ... WHERE ..., with its order and node builder."""
+
+    from_: str
+    where: list[str]
+    order: list[tuple[str, bool]]  # (expression, descending)
+    row: str  # the alias the node builder reads
+    # A cheaper FROM for the page itself, given the bound row limit: counts need
+    # every row, a page only the first few.
+    page_from: Callable[[str], str] | None = None
+
+
+def _page_size(sql: Sql, args: dict[str, Any]) -> int:
+    if args.get("after") is not None or args.get("before") is not None \
+            or args.get("last") is not None:
+        raise NotCompilable("cursor paging runs on the batch tier")
+    first = args.get("first")
+    first = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise NotCompilable("out-of-range first: the reference reports it")
+    return int(first)
+
+
+def connection(sql: Sql, plan: ObjectPlan, source: Source, args: dict[str, Any],
+               node: Callable[[Sql, ObjectPlan, str], str]) -> str:
+    size = _page_size(sql, args)
+    where = " AND ".join(source.where) or "TRUE"
+    order_terms = [f"{expr}{' DESC' if desc else ''}" for expr, desc in source.order]
+    base = f"FROM {source.from_} WHERE {where}"
+    pairs: list[tuple[str, str]] = []
+    for f in plan.fields:
+        if f.name == "__typename":
+            pairs.append((f.key, f"'{plan.type_name}'"))
+        elif f.name == "totalCount":
+            pairs.append((f.key, f"(SELECT count(*) {base})"))
+        elif f.name == "nodes":
+            assert f.child is not None
+            pairs.append((f.key, _page_array(sql, source, base, order_terms, size,
+                                             node(sql, f.child, source.row))))
+        elif f.name == "edges":
+            assert f.child is not None
+            pairs.append((f.key, _page_array(sql, source, base, order_terms, size,
+                                             _edge(sql, f.child, source.row, node))))
+        elif f.name == "pageInfo":
+            assert f.child is not None
+            pairs.append((f.key, _page_info(sql, f.child, base, order_terms, size)))
+        else:
+            raise NotCompilable(f.name)
+    return sql.obj(pairs)
+
+
+def _page_array(sql: Sql, source: Source, base: str, order_terms: list[str], size: int,
+                value: str) -> str:
+    keys = ", ".join(f"{t.split(' DESC')[0]} AS k{i}" for i, t in enumerate(order_terms))
+    limit = sql.bind(size)
+    if source.page_from is not None:
+        base = f"FROM {source.page_from(limit)}"
+    inner = f"SELECT {value} AS o, {keys} {base} ORDER BY {', '.join(order_terms)} LIMIT {limit}"
+    outer_order = ", ".join(
+        f"x.k{i}{' DESC' if t.endswith(' DESC') else ''}" for i, t in enumerate(order_terms))
+    return sql.array(inner, outer_order)
+
+
+def _edge(sql: Sql, plan: ObjectPlan, row: str,
+          node: Callable[[Sql, ObjectPlan, str], str]) -> str:
+    pairs = []
+    for f in plan.fields:
+        if f.name == "node":
+            assert f.child is not None
+            pairs.append((f.key, node(sql, f.child, row)))
+        elif f.name == "__typename":
+            pairs.append((f.key, f"'{plan.type_name}'"))
+        else:
+            raise NotCompilable("cursors are encoded by the batch tier")
+    return sql.obj(pairs)
+
+
+def _page_info(sql: Sql, plan: ObjectPlan, base: str, order_terms: list[str],
+               size: int) -> str:
+    pairs = []
+    for f in plan.fields:
+        if f.name == "hasNextPage":
+            more = (f"EXISTS (SELECT 1 {base} ORDER BY {', '.join(order_terms)} "
+                    f"LIMIT 1 OFFSET {sql.bind(size)})")
+            pairs.append((f.key, sql.boolean(more)))
+        elif f.name == "hasPreviousPage":
+            pairs.append((f.key, sql.boolean("1 = 0")))
+        elif f.name == "__typename":
+            pairs.append((f.key, "'PageInfo'"))
+        else:
+            raise NotCompilable("cursors are encoded by the batch tier")
+    return sql.obj(pairs)
+
+
+# ---------------------------------------------------------------- filters
+
+
+def _period(value: str) -> tuple[dt.date, dt.date]:
+    try:
+        return parse_partial_date(value)
+    except PartialDateError:
+        raise NotCompilable("bad date: the reference reports it") from None
+
+
+def _sector_id(sql: Sql, slug: str) -> str:
+    return f"(SELECT s.id FROM sectors s WHERE s.slug = {sql.bind(slug)})"
+
+
+def _country_id(sql: Sql, code: str) -> str:
+    return f"(SELECT c.id FROM countries c WHERE c.code = {sql.bind(code.strip().upper())})"
+
+
+def partnership_filters(sql: Sql, spec: Any, row: str, partner: str | None) -> list[str]:
+    """SQL conditions on partnership row `row`; `partner` is the far end's id column."""
+    if spec is None:
+        return []
+    out = []
+    if spec.kind:
+        out.append(f"{row}.kind IN ({', '.join(sql.bind(k.value) for k in spec.kind)})")
+    if spec.status:
+        out.append(f"{row}.status IN ({', '.join(sql.bind(s.value) for s in spec.status)})")
+    if spec.sector is not None:
+        out.append(f"EXISTS (SELECT 1 FROM partnership_sectors fs WHERE fs.partnership_id = "
+                   f"{row}.id AND fs.sector_id = {_sector_id(sql, spec.sector)})")
+    if spec.country is not None:
+        ends = partner if partner else f"{row}.place_a_id, {row}.place_b_id"
+        out.append(f"EXISTS (SELECT 1 FROM places fc WHERE fc.id IN ({ends}) AND "
+                   f"fc.country_id = {_country_id(sql, spec.country)})")
+    if getattr(spec, "city", None) is not None:
+        pk = decode_id(spec.city, "City", "city")
+        out.append(f"({row}.place_a_id = {sql.bind(pk)} OR {row}.place_b_id = {sql.bind(pk)})")
+    if getattr(spec, "since_from", None) is not None:
+        out.append(f"{row}.since_first >= {sql.bind(_period(spec.since_from)[0])}")
+    if getattr(spec, "since_to", None) is not None:
+        out.append(f"{row}.since_first <= {sql.bind(_period(spec.since_to)[1])}")
+    if spec.active_on is not None:
+        first, last = _period(spec.active_on)
+        planned = ", ".join(sql.bind(s.value) for s in NOT_YET_IN_FORCE)
+        out.append(f"{row}.status NOT IN ({planned}) AND ({row}.since_first IS NULL OR "
+                   f"{row}.since_first <= {sql.bind(last)}) AND ({row}.until_last IS NULL OR "
+                   f"{row}.until_last >= {sql.bind(first)})")
+    return out
+
+
+def city_filters(sql: Sql, spec: Any, row: str) -> list[str]:
+    if spec is None:
+        return []
+    if spec.has_partner_in is not None or spec.sector is not None or spec.near is not None:
+        raise NotCompilable("this city filter runs on the batch tier")
+    out = []
+    if spec.country is not None:
+        out.append(f"{row}.country_id = {_country_id(sql, spec.country)}")
+    if spec.level is not None:
+        out.append(f"{row}.level = {sql.bind(spec.level)}")
+    if spec.min_population is not None:
+        out.append(f"{row}.population >= {sql.bind(spec.min_population)}")
+    if spec.name_contains:
+        key = search_key(spec.name_contains)
+        pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        out.append(f"EXISTS (SELECT 1 FROM place_search_keys fk WHERE fk.place_id = {row}.id "
+                   f"AND fk.key LIKE {sql.bind(pattern)} ESCAPE '\\')")
+    return out
+
+
+# ---------------------------------------------------------------- object builders
+
+
+def _scalars(row: str, mapping: dict[str, str]) -> Callable[[Sql, FieldPlan], str | None]:
+    def pick(sql: Sql, f: FieldPlan) -> str | None:
+        column = mapping.get(f.name)
+        return f"{row}.{column}" if column else None
+
+    return pick
+
+
+def build(sql: Sql, plan: ObjectPlan, row: str) -> str:
+    """The JSON object for `plan` over the row aliased `row`."""
+    builder = OBJECTS.get(plan.type_name)
+    if builder is None:
+        raise NotCompilable(plan.type_name)
+    pairs = []
+    for f in plan.fields:
+        if f.name == "__typename":
+            pairs.append((f.key, f"'{plan.type_name}'"))
+        else:
+            pairs.append((f.key, builder(sql, f, row)))
+    return sql.obj(pairs)
+
+
+def _place(sql: Sql, plan: ObjectPlan | None, id_column: str) -> str:
+    assert plan is not None
+    r = sql.alias("pl")
+    return sql.embed(f"SELECT {build(sql, plan, r)} FROM places {r} WHERE {r}.id = {id_column}")
+
+
+CITY_COLUMNS = {"name": "name", "localName": "local_name", "level": "level",
+                "latitude": "latitude", "longitude": "longitude", "population": "population",
+                "wikidataId": "wikidata_id", "partnerCount": "partner_count"}
+PARTNERSHIP_COLUMNS = {"kind": "kind", "status": "status", "since": "since", "until": "until",
+                       "description": "description", "distanceKm": "distance_km"}
+
+
+def _partner_source(sql: Sql, row: str, spec: Any, args: dict[str, Any],
+                    as_partner: bool) -> Source:
+    if args.get("include_subdivisions"):
+        raise NotCompilable("includeSubdivisions runs on the batch tier")
+    # The reference's checks (a malformed country code, say): errors go to its answer.
+    (partner_filter_spec if as_partner else partnership_filter_spec)(spec)
+    e = sql.alias("ps")
+    other = f"CASE WHEN {e}.place_a_id = {row}.id THEN {e}.place_b_id ELSE {e}.place_a_id END"
+    from_ = f"partnerships {e}"
+    if as_partner:
+        # The far end joined in, not fetched by a subquery per row: one nesting level
+        # less, which keeps deep documents within SQLite's parser stack.
+        from_ += f" JOIN places {e}o ON {e}o.id = {other}"
+
+    def page_from(limit: str) -> str:
+        """Each end's first rows from its own (place, id) index, merged: a hub's page
+        costs its size, not its degree."""
+        arms = []
+        for mine, theirs in (("place_a_id", "place_b_id"), ("place_b_id", "place_a_id")):
+            a = sql.alias("pa")
+            filters = partnership_filters(sql, spec, a, f"{a}.{theirs}" if as_partner else None)
+            where = " AND ".join([f"{a}.{mine} = {row}.id", *filters])
+            arms.append(f"SELECT * FROM (SELECT {a}.*, {a}.{theirs} AS other_id "
+                        f"FROM partnerships {a} WHERE {where} ORDER BY {a}.id LIMIT {limit}) "
+                        f"{a}x")
+        joined = f"({' UNION ALL '.join(arms)}) {e}"
+        return joined + (f" JOIN places {e}o ON {e}o.id = {e}.other_id" if as_partner else "")
+
+    return Source(
+        from_=from_,
+        where=[f"({e}.place_a_id = {row}.id OR {e}.place_b_id = {row}.id)",
+               *partnership_filters(sql, spec, e, other if as_partner else None)],
+        order=[(f"{e}.id", False)], row=e, page_from=page_from)
+
+
+def city_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name == "id":
+        return sql.global_id("City", f"{row}.id")
+    if f.name in CITY_COLUMNS:
+        return f"{row}.{CITY_COLUMNS[f.name]}"
+    if f.name == "aliases":
+        return sql.scalar_array(
+            f"SELECT a.alias AS o, a.position AS k FROM place_aliases a "
+            f"WHERE a.place_id = {row}.id ORDER BY a.position", "x.k")
+    if f.name == "country":
+        assert f.child is not None
+        c = sql.alias("co")
+        return sql.embed(f"SELECT {build(sql, f.child, c)} FROM countries {c} "
+                         f"WHERE {c}.id = {row}.country_id")
+    if f.name == "parent":
+        return _place(sql, f.child, f"{row}.parent_id")
+    if f.name == "organizations":
+        assert f.child is not None
+        o = sql.alias("og")
+        return sql.array(f"SELECT {build(sql, f.child, o)} AS o, {o}.sort_key AS k0, "
+                         f"{o}.id AS k1 FROM organizations {o} WHERE {o}.place_id = {row}.id "
+                         f"ORDER BY {o}.sort_key, {o}.id", "x.k0, x.k1")
+    args = sql.arguments(f)
+    assert f.child is not None
+    if f.name == "children":
+        c = sql.alias("ch")
+        source = Source(f"places {c}", [f"{c}.parent_id = {row}.id"],
+                        [(f"{c}.sort_key", False), (f"{c}.id", False)], c)
+        return connection(sql, f.child, source, args, build)
+    if f.name in ("partners", "partnerships"):
+        spec = args.get("filter")
+        source = _partner_source(sql, row, spec, args, as_partner=f.name == "partners")
+        return connection(sql, f.child, source, args,
+                          _partner if f.name == "partners" else build)
+    raise NotCompilable(f"City.{f.name}")
+
+
+def _partner(sql: Sql, plan: ObjectPlan, row: str) -> str:
+    """A partner over partnership row `row` joined with the far end as `<row>o`."""
+    pairs = []
+    for f in plan.fields:
+        if f.name == "__typename":
+            pairs.append((f.key, "'Partner'"))
+        elif f.name == "city":
+            assert f.child is not None
+            pairs.append((f.key, build(sql, f.child, f"{row}o")))
+        elif f.name == "partnership":
+            assert f.child is not None
+            pairs.append((f.key, build(sql, f.child, row)))
+        elif f.name in PARTNERSHIP_COLUMNS and f.name in ("kind", "status", "since",
+                                                          "distanceKm"):
+            pairs.append((f.key, f"{row}.{PARTNERSHIP_COLUMNS[f.name]}"))
+        elif f.name == "sectors":
+            pairs.append((f.key, _sectors(sql, f.child, row)))
+        else:
+            raise NotCompilable(f"Partner.{f.name}")
+    return sql.obj(pairs)
+
+
+def _sectors(sql: Sql, plan: ObjectPlan | None, row: str) -> str:
+    assert plan is not None
+    s = sql.alias("se")
+    return sql.array(
+        f"SELECT {build(sql, plan, s)} AS o, {s}.slug AS k FROM partnership_sectors j "
+        f"JOIN sectors {s} ON {s}.id = j.sector_id WHERE j.partnership_id = {row}.id "
+        f"ORDER BY {s}.slug", "x.k")
+
+
+def partnership_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name == "id":
+        return sql.global_id("Partnership", f"{row}.id")
+    if f.name in PARTNERSHIP_COLUMNS:
+        return f"{row}.{PARTNERSHIP_COLUMNS[f.name]}"
+    assert f.child is not None
+    if f.name == "cities":
+        p = sql.alias("pc")
+        return sql.array(f"SELECT {build(sql, f.child, p)} AS o, {p}.id AS k FROM places {p} "
+                         f"WHERE {p}.id IN ({row}.place_a_id, {row}.place_b_id) "
+                         f"ORDER BY {p}.id", "x.k")
+    if f.name == "sectors":
+        return _sectors(sql, f.child, row)
+    if f.name == "milestones":
+        m = sql.alias("mi")
+        return sql.array(
+            f"SELECT {build(sql, f.child, m)} AS o, coalesce({m}.date_first, "
+            f"{sql.date(_LATEST)}) AS k0, {m}.id AS k1 FROM milestones {m} "
+            f"WHERE {m}.partnership_id = {row}.id ORDER BY k0, k1", "x.k0, x.k1")
+    if f.name == "organizations":
+        o = sql.alias("og")
+        return sql.array(
+            f"SELECT {build(sql, f.child, o)} AS o, {o}.sort_key AS k0, {o}.id AS k1 "
+            f"FROM partnership_organizations j JOIN organizations {o} ON {o}.id = "
+            f"j.organization_id WHERE j.partnership_id = {row}.id ORDER BY {o}.sort_key, "
+            f"{o}.id", "x.k0, x.k1")
+    if f.name == "sources":
+        s = sql.alias("so")
+        return sql.array(
+            f"SELECT {build(sql, f.child, s)} AS o, j.position AS k FROM partnership_sources j "
+            f"JOIN sources {s} ON {s}.id = j.source_id WHERE j.partnership_id = {row}.id "
+            f"ORDER BY j.position", "x.k")
+    raise NotCompilable(f"Partnership.{f.name}")
+
+
+def country_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name == "id":
+        return sql.global_id("Country", f"{row}.id")
+    if f.name in ("code", "name"):
+        return f"{row}.{f.name}"
+    raise NotCompilable(f"Country.{f.name}")
+
+
+def sector_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name == "id":
+        return sql.global_id("Sector", f"{row}.id")
+    if f.name in ("slug", "name"):
+        return f"{row}.{f.name}"
+    if f.name == "partnershipCount":
+        return f"(SELECT count(*) FROM partnership_sectors j WHERE j.sector_id = {row}.id)"
+    raise NotCompilable(f"Sector.{f.name}")
+
+
+def milestone_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name in ("date", "kind", "description"):
+        return f"{row}.{f.name}"
+    if f.name == "source":
+        assert f.child is not None
+        s = sql.alias("so")
+        return sql.embed(f"SELECT {build(sql, f.child, s)} FROM sources {s} "
+                         f"WHERE {s}.id = {row}.source_id")
+    raise NotCompilable(f"Milestone.{f.name}")
+
+
+def source_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    columns = {"url": "url", "title": "title", "publisher": "publisher",
+               "publishedOn": "published_on"}
+    if f.name in columns:
+        return f"{row}.{columns[f.name]}"
+    raise NotCompilable(f"Source.{f.name}")
+
+
+def organization_field(sql: Sql, f: FieldPlan, row: str) -> str:
+    if f.name == "id":
+        return sql.global_id("Organization", f"{row}.id")
+    if f.name in ("name", "kind"):
+        return f"{row}.{f.name}"
+    if f.name == "city":
+        return _place(sql, f.child, f"{row}.place_id")
+    raise NotCompilable(f"Organization.{f.name}")
+
+
+OBJECTS: dict[str, Callable[[Sql, FieldPlan, str], str]] = {
+    "City": city_field, "Partnership": partnership_field, "Country": country_field,
+    "Sector": sector_field, "Milestone": milestone_field, "Source": source_field,
+    "Organization": organization_field,
+}
+
+# ---------------------------------------------------------------- root fields
+
+PLACE_ORDER = {
+    ("NAME", "ASC"): [("sort_key", False), ("id", False)],
+    ("NAME", "DESC"): [("sort_key", True), ("id", True)],
+    ("POPULATION", "ASC"): [(f"coalesce(population, {2**62})", False), ("id", False)],
+    ("POPULATION", "DESC"): [("coalesce(population, -1)", True), ("id", False)],
+    ("PARTNER_COUNT", "ASC"): [("partner_count", False), ("sort_key", False), ("id", False)],
+    ("PARTNER_COUNT", "DESC"): [("partner_count", True), ("sort_key", False), ("id", False)],
+}
+
+
+def _qualified(row: str, expression: str) -> str:
+    if expression.startswith("coalesce("):
+        inner = expression[len("coalesce("):]
+        return f"coalesce({row}.{inner}"
+    return f"{row}.{expression}"
+
+
+def root_field(sql: Sql, f: FieldPlan) -> str:
+    """A scalar subquery producing the JSON of one root field."""
+    args = sql.arguments(f)
+    child = f.child
+    if f.name == "city":
+        if args.get("id") is None:
+            raise NotCompilable("city by name")
+        assert child is not None
+        r = sql.alias("r")
+        return sql.embed(f"SELECT {build(sql, child, r)} FROM places {r} "
+                         f"WHERE {r}.id = {sql.bind(decode_id(args['id'], 'City'))}")
+    if f.name == "partnership":
+        assert child is not None
+        r = sql.alias("r")
+        return sql.embed(f"SELECT {build(sql, child, r)} FROM partnerships {r} WHERE {r}.id = "
+                         f"{sql.bind(decode_id(args['id'], 'Partnership'))}")
+    if f.name == "cities":
+        assert child is not None
+        key = order_key(args.get("order_by"), "NAME")
+        r = sql.alias("r")
+        spec = city_filter_spec(args.get("filter"))
+        source = Source(f"places {r}", city_filters(sql, spec, r),
+                        [(_qualified(r, e), d) for e, d in PLACE_ORDER[key]], r)
+        return connection(sql, child, source, args, build)
+    if f.name == "partnerships":
+        assert child is not None
+        partnership_filter_spec(args.get("filter"))
+        key = order_key(args.get("order_by"), "ID")
+        r = sql.alias("r")
+        orders = {
+            ("ID", "ASC"): [(f"{r}.id", False)],
+            ("SINCE", "ASC"): [(f"coalesce({r}.since_first, {sql.date(_LATEST)})", False),
+                               (f"{r}.id", False)],
+            ("SINCE", "DESC"): [(f"coalesce({r}.since_first, {sql.date(_EARLIEST)})", True),
+                                (f"{r}.id", False)],
+            ("DISTANCE", "ASC"): [(f"coalesce({r}.distance_km, 1e9)", False),
+                                  (f"{r}.id", False)],
+            ("DISTANCE", "DESC"): [(f"coalesce({r}.distance_km, -1.0)", True),
+                                   (f"{r}.id", False)],
+        }
+        source = Source(f"partnerships {r}",
+                        partnership_filters(sql, args.get("filter"), r, None), orders[key], r)
+        return connection(sql, child, source, args, build)
+    if f.name == "sectors":
+        assert child is not None
+        s = sql.alias("se")
+        return sql.array(f"SELECT {build(sql, child, s)} AS o, {s}.slug AS k FROM sectors {s} "
+                         f"ORDER BY {s}.slug", "x.k")
+    raise NotCompilable(f"Query.{f.name}")
+
+
+def statement(sql: Sql, root: ObjectPlan) -> str:
+    """SELECT one column per root field, each the JSON text of that field."""
+    columns = []
+    for f in root.fields:
+        if f.name == "__typename":
+            columns.append("'Query'")
+        elif sql.pg:
+            # As text: the driver would otherwise decode the JSON only for us to re-encode it.
+            columns.append(f"CAST({root_field(sql, f)} AS text)")
+        else:
+            columns.append(root_field(sql, f))
+    return "SELECT " + ", ".join(columns)

@@ -1,0 +1,444 @@
+"""The explorer (`GET /`) in a real headless Chromium, against `citylinks serve` on the bundled
+data, found by accessible roles and names as a person (or a screen reader) finds things."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE, Explorer, Watch, screenshot
+
+pytestmark = pytest.mark.browser
+
+PARTNERS = """
+query Partners($id: ID!) {
+  city(id: $id) {
+    name latitude longitude
+    partners(first: 100, includeSubdivisions: true) {
+      nodes {
+        city { id name latitude longitude }
+        partnership { cities { id latitude longitude } }
+      }
+    }
+  }
+}
+"""
+
+SEARCH = re.compile("search", re.IGNORECASE)
+
+
+def search_box(page: Any) -> Any:
+    return page.get_by_role("combobox", name=SEARCH)
+
+
+def heading(page: Any) -> Any:
+    return page.get_by_role("heading", level=1)
+
+
+def open_place_by_search(page: Any, text: str, option: str) -> None:
+    box = search_box(page)
+    box.fill(text)
+    page.get_by_role("option", name=re.compile(option)).first.click()
+
+
+def partners_section(page: Any) -> Any:
+    return page.get_by_role("region", name=re.compile("^Partners"))
+
+
+def partner_card(page: Any, name: str) -> Any:
+    return partners_section(page).get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=re.compile(name)))
+
+
+def world_map(page: Any) -> Any:
+    return page.get_by_role("img", name=re.compile("map", re.IGNORECASE))
+
+
+# --- search ----------------------------------------------------------------------------
+
+
+def test_search_as_you_type_finds_hai_phong_without_accents(page: Any) -> None:
+    page.goto("/")
+    expect(heading(page)).to_be_visible()
+
+    search_box(page).press_sequentially("hai phong", delay=30)
+
+    option = page.get_by_role("option", name=re.compile("Hải Phòng"))
+    expect(option).to_be_visible()
+    expect(option).to_contain_text("City in Vietnam")
+    expect(search_box(page)).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "search", full_page=False)
+
+    option.click()
+    expect(heading(page)).to_contain_text("Hai Phong")
+    expect(heading(page)).to_contain_text("Hải Phòng")
+    assert "place=" in page.url
+
+
+def test_search_tells_same_name_places_apart_by_level_and_country(page: Any) -> None:
+    page.goto("/")
+    search_box(page).fill("KYOTO")
+
+    options = page.get_by_role("option")
+    expect(options).to_have_count(2)
+    city = page.get_by_role("option", name=re.compile("City in Kyoto Prefecture, Japan"))
+    expect(city).to_be_visible()
+    expect(page.get_by_role("option", name=re.compile("Prefecture in Japan"))).to_be_visible()
+
+
+def test_search_that_matches_nothing_says_so(page: Any) -> None:
+    page.goto("/")
+    search_box(page).fill("Atlantis")
+    expect(page.get_by_text("No place matches “Atlantis”.")).to_be_visible()
+
+
+# --- the place view --------------------------------------------------------------------
+
+
+def test_hai_phong_lists_kitakyushu_with_its_milestones_and_sources(page: Any,
+                                                                    explorer: Explorer) -> None:
+    page.goto("/")
+    open_place_by_search(page, "hai phong", "Hải Phòng")
+    expect(heading(page)).to_contain_text("Hai Phong")
+
+    card = partner_card(page, "Kitakyushu")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("Sister city")
+    expect(card).to_contain_text("Active")
+    expect(card.get_by_role("list", name="Sectors")).to_contain_text("Water and sanitation")
+    milestones = card.locator(".milestone")
+    expect(milestones).to_have_count(2)
+    expect(milestones.nth(0)).to_contain_text("2009-04")
+    expect(milestones.nth(0)).to_contain_text("MoU signed")
+    expect(milestones.nth(1)).to_contain_text("2014-04")
+    expect(milestones.nth(1)).to_contain_text("sister city")
+    # every fact links to its source; a source without an address is named, not linked
+    source = card.locator(".sources li").first
+    expect(source).to_contain_text("cooperation between Kitakyushu city and Haiphong city")
+    expect(source.get_by_role("link")).to_have_count(0)
+    ref = milestones.nth(0).get_by_role("link", name=re.compile("source 1"))
+    expect(ref).to_have_attribute("href", re.compile("#source-"))
+
+    timeline = page.get_by_role("region", name="Timeline").get_by_role("listitem")
+    expect(timeline).to_have_count(2)
+    expect(timeline.nth(0)).to_contain_text("2009-04")
+    expect(timeline.nth(1)).to_contain_text("2014-04")
+    screenshot(page, "place-hai-phong")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "place-hai-phong-top", full_page=False)
+
+
+@pytest.mark.parametrize(("name", "country"), [("Hai Phong", "VN"), ("Thua Thien Hue", "VN"),
+                                               ("Khanh Hoa", "VN")])
+def test_map_draws_one_great_circle_arc_per_partner_with_coordinates(
+        page: Any, explorer: Explorer, name: str, country: str) -> None:
+    city_id = explorer.city_id(name, country)
+    city = explorer.graphql(PARTNERS, {"id": city_id})["city"]
+    expected = set()
+    for node in city["partners"]["nodes"]:
+        partner = node["city"]
+        own = next(c for c in node["partnership"]["cities"] if c["id"] != partner["id"])
+        if None not in (partner["latitude"], own["latitude"]):
+            expected.add((partner["id"], own["longitude"], own["latitude"],
+                          partner["longitude"], partner["latitude"]))
+    assert expected, "the bundled data should give this place arcs to draw"
+
+    page.goto(explorer.place_url(name, country))
+    expect(world_map(page)).to_be_visible()
+    arcs = world_map(page).locator("path.arc")
+    expect(arcs).to_have_count(len(expected))
+
+    drawn = set()
+    for i in range(arcs.count()):
+        arc = arcs.nth(i)
+        assert arc.get_attribute("d"), "an arc with no shape"
+        x1, y1 = map(float, (arc.get_attribute("data-from") or "").split(","))
+        x2, y2 = map(float, (arc.get_attribute("data-to") or "").split(","))
+        drawn.add((arc.get_attribute("data-partner"), x1, y1, x2, y2))
+    assert drawn == expected
+    # the same facts as a list, for those who do not see the map
+    alternative = page.get_by_role("region", name="Map").locator("details")
+    alternative.locator("summary").click()
+    for node in city["partners"]["nodes"]:
+        expect(alternative).to_contain_text(node["city"]["name"])
+    if name == "Hai Phong":
+        screenshot(page, "map-hai-phong", locator=page.get_by_role("region", name="Map"))
+
+
+def test_province_shows_the_partnerships_of_its_cities(page: Any, explorer: Explorer) -> None:
+    page.goto(explorer.place_url("Thua Thien Hue", "VN"))
+    expect(heading(page)).to_contain_text("Thừa Thiên Huế")
+
+    section = partners_section(page)
+    expect(section.get_by_role("heading", name="Partnerships of places inside Thua Thien Hue")
+           ).to_be_visible()
+    expect(section.get_by_role("heading", name=re.compile("^Hue"))).to_be_visible()
+    shizuoka = partner_card(page, "Shizuoka")
+    expect(shizuoka).to_contain_text("Partnership of Hue")
+    expect(partner_card(page, "Kyoto Prefecture")).not_to_contain_text("Partnership of")
+    # the province's own partners and its city's, 5 each in the bundled data
+    expect(section.locator(".partner-card")).to_have_count(10)
+    screenshot(page, "place-thua-thien-hue")
+    network = page.get_by_role("region", name=re.compile("Network"))
+    screenshot(page, "network-thua-thien-hue", locator=network)
+
+
+def test_network_shows_partners_of_partners_as_a_picture_and_a_list(
+        open_page: Any, explorer_with_second_degree: Explorer) -> None:
+    page, _ = open_page(explorer_with_second_degree)
+    page.goto(explorer_with_second_degree.place_url("Hai Phong", "VN"))
+
+    network = page.get_by_role("region", name=re.compile("Network"))
+    picture = network.get_by_role("img", name=re.compile("Network of Hai Phong"))
+    expect(picture).to_have_attribute("aria-label",
+                                      re.compile("1 partner and 1 partner of partners"))
+    expect(picture.locator("circle.node")).to_have_count(3)
+    expect(picture.locator("circle.node-second")).to_have_count(1)
+    network.locator("summary").click()
+    facts = network.get_by_role("listitem").filter(has_text="Its other partners")
+    expect(facts).to_contain_text("Kitakyushu")
+    expect(facts).to_contain_text("Dalian")
+    screenshot(page, "network-hai-phong", locator=network)
+
+    facts.get_by_role("link", name="Dalian").click()
+    expect(heading(page)).to_contain_text("Dalian")
+
+
+def test_place_without_partners_says_so(page: Any, explorer: Explorer) -> None:
+    page.goto(explorer.place_url("Nha Trang", "VN"))
+    expect(heading(page)).to_contain_text("Nha Trang")
+    expect(partners_section(page)).to_contain_text("Nha Trang has no recorded partnerships.")
+    expect(page.get_by_role("region", name="Timeline")).to_contain_text("no milestones")
+    # it lies in Khánh Hòa, whose partnerships are one click away
+    partners_section(page).get_by_role("link", name=re.compile("Khanh Hoa")).click()
+    expect(heading(page)).to_contain_text("Khanh Hoa")
+    screenshot(page, "place-khanh-hoa")
+
+
+def test_unknown_place_id_says_no_such_place(page: Any) -> None:
+    page.goto("/?place=Q2l0eTo5OTk5OTk%3D")
+    expect(heading(page)).to_have_text("No such place")
+
+
+def test_partner_suggestions_come_with_their_reasons(page: Any, explorer: Explorer) -> None:
+    page.goto(explorer.place_url("Hue", "VN"))
+    section = page.get_by_role("region", name="Suggested partners")
+    expect(section).to_be_visible()
+    suggestions = section.locator(".suggestion")
+    expect(suggestions.first).to_be_visible()
+    assert suggestions.count() <= 5
+    expect(suggestions.first.get_by_role("list", name="Reasons").get_by_role("listitem").first
+           ).not_to_be_empty()
+
+
+# --- the address bar -------------------------------------------------------------------
+
+
+def test_clicking_a_partner_opens_its_view_and_back_returns(page: Any, explorer: Explorer) -> None:
+    page.goto(explorer.place_url("Hai Phong", "VN"))
+    hai_phong = page.url
+
+    partner_card(page, "Kitakyushu").get_by_role("link", name=re.compile("^Kitakyushu")).click()
+    expect(heading(page)).to_contain_text("Kitakyushu")
+    assert page.url != hai_phong
+    expect(partner_card(page, "Hai Phong")).to_be_visible()
+
+    page.go_back()
+    expect(heading(page)).to_contain_text("Hai Phong")
+    assert page.url == hai_phong
+    page.go_forward()
+    expect(heading(page)).to_contain_text("Kitakyushu")
+
+
+def test_reload_and_a_new_tab_show_the_same_view(page: Any, explorer: Explorer) -> None:
+    page.goto("/")
+    open_place_by_search(page, "huế", "^Hue Huế")
+    expect(heading(page)).to_contain_text("Hue")
+    address = page.url
+
+    page.reload()
+    expect(heading(page)).to_contain_text("Hue")
+    expect(partners_section(page).locator(".partner-card")).to_have_count(5)
+
+    tab = page.context.new_page()
+    tab.goto(address)
+    expect(heading(tab)).to_contain_text("Hue")
+    tab.close()
+
+
+# --- the path finder -------------------------------------------------------------------
+
+
+def choose(page: Any, label: str, text: str, option: str) -> None:
+    box = page.get_by_role("combobox", name=label)
+    box.fill(text)
+    page.get_by_role("option", name=re.compile(option)).first.click()
+
+
+def test_path_finder_connects_two_places_known_to_be_connected(page: Any) -> None:
+    page.goto("/")
+    page.get_by_role("navigation", name="Site").get_by_role("link", name="Path finder").click()
+    expect(heading(page)).to_have_text("Path finder")
+
+    choose(page, "From place", "san diego", "San Diego")
+    choose(page, "To place", "boston", "Boston")
+    page.get_by_role("button", name="Find the path").click()
+
+    expect(heading(page)).to_have_text("Path from San Diego to Boston")
+    chain = page.get_by_role("list", name="The chain of partnerships")
+    places = chain.locator(".chain-place")
+    expect(places).to_have_count(3)
+    expect(places.nth(0)).to_contain_text("San Diego")
+    expect(places.nth(1)).to_contain_text("Khanh Hoa")
+    expect(places.nth(2)).to_contain_text("Boston")
+    expect(page.get_by_text("connected in 2 steps")).to_be_visible()
+    expect(world_map(page).locator("path.arc")).to_have_count(2)
+    screenshot(page, "path-san-diego-boston")
+    screenshot(page, "path-result", locator=page.get_by_role("region", name="Result"))
+
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["view"] == ["path"] and query["from"] and query["to"]
+    page.reload()
+    expect(heading(page)).to_have_text("Path from San Diego to Boston")
+
+
+def test_path_finder_says_when_no_chain_connects_two_places(page: Any, explorer: Explorer) -> None:
+    source, target = explorer.city_id("Le Havre", "FR"), explorer.city_id("Boston", "US")
+    page.goto(f"/?view=path&from={httpx.QueryParams({'a': source})['a']}"
+              f"&to={httpx.QueryParams({'a': target})['a']}")
+    answer = page.get_by_text("No chain of partnerships connects Le Havre and Boston")
+    expect(answer).to_be_visible()
+
+
+# --- one request per view, shown to developers --------------------------------------------
+
+
+def test_each_view_is_one_graphql_request_shown_and_opened_in_graphiql(
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    page, watch = watched
+    page.goto(explorer.place_url("Hai Phong", "VN"))
+    expect(heading(page)).to_contain_text("Hai Phong")
+    expect(world_map(page).locator("path.arc")).to_have_count(1)
+
+    assert len(watch.graphql_posts) == 1, [p.get("query", "")[:40] for p in watch.graphql_posts]
+    sent = watch.graphql_posts[0]
+    assert "partners(" in sent["query"] and "milestones" in sent["query"]
+
+    panel = page.get_by_role("region", name="The GraphQL request behind this page")
+    expect(panel.get_by_label("GraphQL query")).to_have_text(sent["query"])
+    link = panel.get_by_role("link", name="Open in GraphiQL")
+    href = link.get_attribute("href") or ""
+    parts = urlsplit(href)
+    assert parts.path == "/graphql"
+    params = parse_qs(parts.query)
+    assert unquote(params["q"][0]) == sent["query"]
+    # GraphiQL itself answers that address (it is not opened here: this test stays offline)
+    graphiql = httpx.get(f"{explorer.url}{href}", headers={"Accept": "text/html"}, timeout=30)
+    assert graphiql.status_code == 200
+    assert "graphiql" in graphiql.text.lower()
+
+
+# --- keyboard, phone, failures -------------------------------------------------------------
+
+
+def test_keyboard_alone_searches_opens_and_follows_a_partner(page: Any) -> None:
+    page.goto("/")
+    expect(heading(page)).to_be_visible()
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('role')") == "combobox":
+            break
+    expect(search_box(page)).to_be_focused()
+
+    page.keyboard.type("hai phong")
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    expect(search_box(page)).to_have_attribute("aria-activedescendant", re.compile("option"))
+    page.keyboard.press("Enter")
+    expect(heading(page)).to_contain_text("Hai Phong")
+    expect(heading(page)).to_be_focused()
+
+    # from the heading, Tab reaches the partner's link; Enter follows it
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent").startswith("Kitakyushu"):
+            break
+    page.keyboard.press("Enter")
+    expect(heading(page)).to_contain_text("Kitakyushu")
+
+    page.keyboard.press("/")
+    expect(search_box(page)).to_be_focused()
+
+
+@pytest.mark.parametrize("view", ["start", "Hai Phong", "Thua Thien Hue", "path"])
+def test_phone_screen_has_no_horizontal_scroll(phone: Any, explorer: Explorer, view: str) -> None:
+    if view == "start":
+        phone.goto("/")
+    elif view == "path":
+        source, target = explorer.city_id("San Diego", "US"), explorer.city_id("Boston", "US")
+        phone.goto(f"/?view=path&from={httpx.QueryParams({'a': source})['a']}"
+                   f"&to={httpx.QueryParams({'a': target})['a']}")
+    else:
+        phone.goto(explorer.place_url(view, "VN"))
+    expect(heading(phone)).to_be_visible()
+    if view != "start":
+        expect(world_map(phone).locator("path.arc").first).to_be_attached()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} pixels wide"
+    box = world_map(phone).bounding_box() if view not in ("start",) else None
+    if box is not None:
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    screenshot(phone, f"phone-{view.lower().replace(' ', '-')}")
+
+
+def test_a_server_that_does_not_answer_is_said_in_words(watched: tuple[Any, Watch],
+                                                        explorer: Explorer) -> None:
+    page, watch = watched
+    watch.expect_failures = True  # the refused request is logged by the browser itself
+    address = explorer.place_url("Hai Phong", "VN")
+    page.route("**/graphql", lambda route: route.abort("connectionrefused"))
+
+    page.goto(address)
+    expect(heading(page)).to_have_text("The server did not answer")
+    expect(page.get_by_text("Check that citylinks is running")).to_be_visible()
+    screenshot(page, "error-no-answer", full_page=False)
+
+    page.unroute("**/graphql")
+    page.get_by_role("button", name="Try again").click()
+    expect(heading(page)).to_contain_text("Hai Phong")
+
+
+def test_a_view_on_its_way_says_it_is_loading(page: Any, explorer: Explorer) -> None:
+    page.goto(explorer.place_url("Hai Phong", "VN"))
+    expect(heading(page)).to_contain_text("Hai Phong")
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route("**/graphql", hold)
+
+    partner_card(page, "Kitakyushu").get_by_role("link", name=re.compile("^Kitakyushu")).click()
+    expect(page.get_by_text(re.compile("Loading Kitakyushu"))).to_be_visible()
+    expect(page.locator("main")).to_have_attribute("aria-busy", "true")
+
+    for route in held:
+        route.continue_()
+    page.unroute("**/graphql")
+    expect(heading(page)).to_contain_text("Kitakyushu")
+    expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
+
+
+def test_search_says_when_the_server_does_not_answer(watched: tuple[Any, Watch]) -> None:
+    page, watch = watched
+    page.goto("/")
+    expect(heading(page)).to_be_visible()
+    watch.expect_failures = True
+    page.route("**/graphql", lambda route: route.abort("connectionrefused"))
+    search_box(page).fill("hue")
+    expect(page.get_by_text(re.compile("Search failed: The server did not answer"))).to_be_visible()

@@ -1,0 +1,247 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL, the app in-process and as a server.
+
+Every database test runs twice, on SQLite and on PostgreSQL (`db_url` is
+parametrised). Each test gets its own fresh copy of a store that was migrated
+and loaded with the bundled data once per session: a file copy on SQLite, a
+`CREATE DATABASE ... TEMPLATE` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from citylinks.db.bootstrap import prepare
+from citylinks.db.engine import Database, create_database
+from citylinks.server import create_app
+from citylinks.settings import Settings
+from sqlalchemy import event
+
+PG_ADMIN = os.environ.get("CITYLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REPO = Path(__file__).resolve().parent.parent
+TWINNINGS = REPO.parent / "shared" / "data" / "twinnings"
+
+
+def _pg_admin_dsn() -> str:
+    return PG_ADMIN.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _pg_execute(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_admin_dsn())
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _pg_url(name: str) -> str:
+    base = _pg_admin_dsn().rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+def _pg_available() -> bool:
+    try:
+        asyncio.run(_pg_execute("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    return _pg_available()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> dict[str, str]:
+    """A migrated store with the bundled data, per backend, to copy for each test."""
+    out: dict[str, str] = {}
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def build(url: str) -> None:
+        database = create_database(url)
+        await prepare(database)
+        await database.dispose()
+
+    asyncio.run(build(f"sqlite+aiosqlite:///{sqlite_file}"))
+    out["sqlite"] = str(sqlite_file)
+    if pg_available:
+        name = f"citylinks_tpl_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+        asyncio.run(build(_pg_url(name)))
+        out["postgresql"] = name
+    yield out  # type: ignore[misc]
+    if "postgresql" in out:
+        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{out["postgresql"]}" WITH (FORCE)'))
+
+
+def fresh_store(backend: str, templates: dict[str, str], tmp_path: Path) -> tuple[str, Any]:
+    """(url, cleanup) of a new store copied from the template."""
+    if backend == "sqlite":
+        target = tmp_path / f"store-{uuid.uuid4().hex[:6]}.db"
+        shutil.copy(templates["sqlite"], target)
+        return f"sqlite+aiosqlite:///{target}", lambda: None
+    if "postgresql" not in templates:
+        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432 (start it: see README)")
+    name = f"citylinks_t_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"'))
+    return _pg_url(name), lambda: asyncio.run(
+        _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, templates: dict[str, str],
+           tmp_path: Path) -> Iterator[str]:
+    """A fresh store with the bundled data, on each backend in turn."""
+    url, cleanup = fresh_store(request.param, templates, tmp_path)
+    yield url
+    cleanup()
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    db = create_database(db_url)
+    yield db
+    await db.dispose()
+
+
+class StatementCounter:
+    """Counts SQL statements sent to the database, as Saleor's query-count snapshots do."""
+
+    def __init__(self, database: Database) -> None:
+        self.statements: list[str] = []
+        self._engines = [database.engine.sync_engine, database.reader.sync_engine]
+        for engine in self._engines:
+            event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SELECT 1")):
+            self.statements.append(statement)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def close(self) -> None:
+        for engine in self._engines:
+            event.remove(engine, "before_cursor_execute", self._record)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app with its lifespan run, and an HTTP client talking to it in-process."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://citylinks.test") as c:
+            yield app, c
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(Settings(db_url=db_url)) as (_, http):
+        yield http
+
+
+@pytest.fixture
+async def app_and_client(db_url: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    async with running_app(Settings(db_url=db_url)) as pair:
+        yield pair
+
+
+async def gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                 headers=headers or {})
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """`citylinks serve` started for real as a subprocess, on a free loopback port."""
+
+    def __init__(self, db_url: str, workers: int = 1, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.db_url = db_url
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: a chatty server must never block on a full pipe.
+        self.log = Path(tempfile.mkstemp(prefix="citylinks-server-", suffix=".log")[1])
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def start(self, timeout: float = 60) -> LiveServer:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "citylinks", "serve", "--db", self.db_url, "--port",
+                 str(self.port), "--workers", str(self.workers), "--log-level", "warning"],
+                env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become healthy in time")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush — what a crash looks like."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        """Nothing to close: output goes to `self.log`."""
+
+
+@pytest.fixture
+def live_server(db_url: str) -> Iterator[LiveServer]:
+    server = LiveServer(db_url).start()
+    yield server
+    server.stop()

@@ -1,0 +1,1 @@
+"""Import and export: the file formats citylinks reads and writes."""
