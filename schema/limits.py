@@ -13,6 +13,13 @@ field with `first`/`last`) multiplies the cost of its selection by its page size
 argument's value clamped to 0..100 (larger values are refused as BAD_USER_INPUT
 anyway), else its default, else 20. Lists without a page size count 1 each, and
 every branch of a fragment counts, so the figure is an upper bound.
+
+Why not Strawberry's QueryDepthLimiter, MaxAliasesLimiter and MaxTokensLimiter: their
+errors carry no code and (depth, tokens) not the figure, so the client cannot learn by
+how much it is over; they live in Strawberry's extension chain, which the compiled
+read path skips, where a plain validation rule runs on both; and Strawberry has no
+cost limiter, which needs the same walk as depth and aliases. One walk measures all
+three, once per document (validation and the LRU below are cached by document).
 """
 
 from __future__ import annotations
@@ -80,13 +87,16 @@ class QueryLimits:
 
 _WHAT = {
     "depth": "Query depth is {actual:,}; the limit is {maximum:,}",
-    "cost": ("Query cost is {actual:,}; the limit is {maximum:,}. Each object counts 1 and "
-             "a connection multiplies its selection by its `first` or `last` (20 when "
-             "absent): ask for smaller pages or fewer nested connections"),
+    "cost": "Query cost is {actual:,}; the limit is {maximum:,}",
     "aliases": "The operation uses {actual:,} aliases; the limit is {maximum:,}",
     "tokens": "The document has {actual:,} tokens; the limit is {maximum:,}",
     "documentSize": "The document is {actual:,} bytes; the limit is {maximum:,}",
     "bodySize": "The request body is {actual:,} bytes; the limit is {maximum:,}",
+}
+_HINT = {
+    "cost": (" Each object counts 1 and a connection multiplies its selection by its "
+             "`first` or `last` (20 when absent): ask for smaller pages or fewer nested "
+             "connections."),
 }
 
 
@@ -95,7 +105,7 @@ def too_complex(limit: str, actual: int, maximum: int,
     """The refusal of one limit: which, the figure, the limit, and by how much."""
     message = _WHAT[limit].format(actual=actual, maximum=maximum)
     return GraphQLError(
-        f"{message} (over by {actual - maximum:,}).", nodes,
+        f"{message} (over by {actual - maximum:,}).{_HINT.get(limit, '')}", nodes,
         extensions={"code": QUERY_TOO_COMPLEX, "limit": limit, "maximum": maximum,
                     "actual": actual})
 
