@@ -220,8 +220,10 @@ def partnership_filters(sql: Sql, spec: Any, row: str, partner: str | None) -> l
     if spec.status:
         out.append(f"{row}.status IN ({', '.join(sql.bind(s.value) for s in spec.status)})")
     if spec.sector is not None:
-        out.append(f"EXISTS (SELECT 1 FROM partnership_sectors fs WHERE fs.partnership_id = "
-                   f"{row}.id AND fs.sector_id = {_sector_id(sql, spec.sector)})")
+        # IN, not a correlated EXISTS: SQLite then reads the sector's rows from its index
+        # once, instead of probing every partnership (PostgreSQL plans both alike).
+        out.append(f"{row}.id IN (SELECT fs.partnership_id FROM partnership_sectors fs "
+                   f"WHERE fs.sector_id = {_sector_id(sql, spec.sector)})")
     if spec.country is not None:
         ends = partner if partner else f"{row}.place_a_id, {row}.place_b_id"
         out.append(f"EXISTS (SELECT 1 FROM places fc WHERE fc.id IN ({ends}) AND "
@@ -325,7 +327,10 @@ def _partner_source(sql: Sql, row: str, spec: Any, args: dict[str, Any],
             arms.append(f"SELECT * FROM (SELECT {a}.*, {a}.{theirs} AS other_id "
                         f"FROM partnerships {a} WHERE {where} ORDER BY {a}.id LIMIT {limit}) "
                         f"{a}x")
-        joined = f"({' UNION ALL '.join(arms)}) {e}"
+        # Merged and cut to the page here, before the outer select computes each row's
+        # nested fields: else both arms' rows would be built and half thrown away.
+        joined = (f"(SELECT * FROM ({' UNION ALL '.join(arms)}) {e}u "
+                  f"ORDER BY {e}u.id LIMIT {limit}) {e}")
         return joined + (f" JOIN places {e}o ON {e}o.id = {e}.other_id" if as_partner else "")
 
     return Source(
