@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import strawberry
 from citylinks.schema.errors import ErrorCodes
 from citylinks.schema.federation import (
     FEDERATION_VERSION,
     FederatedSchema,
-    install_entity_keys,
     public_sdl,
 )
 from citylinks.schema.graph import GraphQuery
@@ -53,7 +51,6 @@ def build_schema(settings: Settings | None = None) -> CitylinksSchema:
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
     ]
-    install_entity_keys()
     schema = CitylinksSchema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=extensions,
                              config=StrawberryConfig(scalar_map=SCALAR_MAP),

@@ -1,10 +1,12 @@
-"""Apollo Federation 2: the entity keys of the Node types, `_entities` in batches, and the public SDL.
+"""Apollo Federation 2: `_entities` in batches through the loaders, and the public SDL.
 
 The schema that citylinks serves is a Federation 2 subgraph: `City`, `Country`,
 `Partnership`, `Sector` and `Organization` are entities keyed by their global
-`id` (and `City` also by `wikidataId`). A gateway resolves hundreds of entities
-in one `_entities` call, so each type's references go through the request's
-DataLoaders: one statement per type, whatever the number of representations.
+`id` (and `City` also by `wikidataId`), declared where the types are
+(`@strawberry.federation.type(keys=...)` in schema/types/nodes.py). A gateway
+resolves hundreds of entities in one `_entities` call, so each type's references
+go through the request's DataLoaders: one statement per type, whatever the
+number of representations.
 
 `citylinks schema` and `/schema.graphql` print the public schema, the contract,
 without the federation machinery (`_service`, `_entities`, `_Any`, `@key`,
@@ -33,14 +35,14 @@ from strawberry.types import Info
 # Composes with every @apollo/composition 2.x release since 2.7 (the tests pin a current one).
 FEDERATION_VERSION = "2.7"
 
-# Entity type -> its key fields, in the order a gateway should prefer them.
-ENTITY_KEYS: dict[type, tuple[str, ...]] = {
-    City: ("id", "wikidataId"),
-    Country: ("id",),
-    Partnership: ("id",),
-    Sector: ("id",),
-    Organization: ("id",),
-}
+ENTITY_TYPES: tuple[type, ...] = (City, Country, Partnership, Sector, Organization)
+
+
+def entity_keys(cls: type) -> tuple[str, ...]:
+    """The key fields a type declares with `@strawberry.federation.type(keys=...)`."""
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    return tuple(d.fields for d in definition.directives if isinstance(d, Key))
+
 
 # What `_service { sdl }` adds to the public schema, and the public SDL leaves out.
 FEDERATION_TYPES = frozenset({"_Any", "_Entity", "_Service", "_FieldSet", "link__Import",
@@ -49,16 +51,6 @@ FEDERATION_FIELDS = frozenset({"_entities", "_service"})
 FEDERATION_DIRECTIVES = frozenset({"key", "link", "shareable", "external", "requires",
                                    "provides", "extends", "inaccessible", "tag", "override",
                                    "composeDirective", "interfaceObject"})
-
-
-def install_entity_keys() -> None:
-    """Give each entity type its `@key` directives (once: the types are shared module state)."""
-    for cls, keys in ENTITY_KEYS.items():
-        definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-        have = {d.fields for d in definition.directives if isinstance(d, Key)}
-        missing = [Key(fields=k, resolvable=strawberry.UNSET) for k in keys if k not in have]
-        if missing:
-            definition.directives = (*definition.directives, *missing)
 
 
 class FederatedSchema(strawberry.federation.Schema):
@@ -81,7 +73,7 @@ class _References:
         self.info = info
         self.loaders = info.context.loaders
         self.by_name = {cls.__strawberry_definition__.name: cls  # type: ignore[attr-defined]
-                        for cls in ENTITY_KEYS}
+                        for cls in ENTITY_TYPES}
         self.place_id_by_wikidata_id: DataLoader[str, int | None] = DataLoader(
             load_fn=self._place_ids_by_wikidata_ids)
 
@@ -112,7 +104,7 @@ class _References:
             place_id = await self.place_id_by_wikidata_id.load(value)
             row = None if place_id is None else await loader.load(place_id)
         else:
-            keys = " or ".join(ENTITY_KEYS[cls])
+            keys = " or ".join(entity_keys(cls))
             raise bad_input(f"a {type_name} representation needs its {keys}")
         return None if row is None else cls(row=row)
 

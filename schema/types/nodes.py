@@ -75,7 +75,8 @@ class RowNode:
         return [cls(row=r) if r is not None else None for r in rows]
 
 
-@strawberry.type(description="A country, by its ISO 3166-1 alpha-2 code.")
+@strawberry.federation.type(keys=["id"], description=(
+    "A country, by its ISO 3166-1 alpha-2 code."))
 class Country(RowNode, relay.Node):
     row: strawberry.Private[Any]
     loader: ClassVar[str] = "country_by_id"
@@ -103,7 +104,7 @@ class Country(RowNode, relay.Node):
         return count
 
 
-@strawberry.type(description=(
+@strawberry.federation.type(keys=["id", "wikidataId"], description=(
     "A place at any administrative level: a city, a province, a prefecture..."))
 class City(RowNode, relay.Node):
     row: strawberry.Private[Any]
@@ -235,7 +236,7 @@ class Partner:
         return self.row.distance_km  # type: ignore[no-any-return]
 
 
-@strawberry.type(description=(
+@strawberry.federation.type(keys=["id"], description=(
     "A relationship between two places: sister cities, friendship cities, or a cooperation "
     "agreement, with what it covers and where each fact comes from."))
 class Partnership(RowNode, relay.Node):
@@ -338,7 +339,8 @@ class Source:
         return self.row.published_on  # type: ignore[no-any-return]
 
 
-@strawberry.type(description="A field of cooperation: education, culture, ports-logistics...")
+@strawberry.federation.type(keys=["id"], description=(
+    "A field of cooperation: education, culture, ports-logistics..."))
 class Sector(RowNode, relay.Node):
     row: strawberry.Private[Any]
     loader: ClassVar[str] = "sector_by_id"
@@ -367,7 +369,8 @@ class Sector(RowNode, relay.Node):
         return count
 
 
-@strawberry.type(description="A government, university, company or port taking part.")
+@strawberry.federation.type(keys=["id"], description=(
+    "A government, university, company or port taking part."))
 class Organization(RowNode, relay.Node):
     row: strawberry.Private[Any]
     loader: ClassVar[str] = "organization_by_id"
