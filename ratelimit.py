@@ -123,13 +123,15 @@ CREATE UNLOGGED TABLE IF NOT EXISTS citylinks_rate_limits (
     PRIMARY KEY (key, window_start)
 )"""
 # In ON CONFLICT DO UPDATE, `r.used` is the row before this statement: `granted` is
-# what this claim added, computed in the same atomic step as the new total.
+# what this claim added, computed in the same atomic step as the new total. The casts:
+# asyncpg would take the untyped parameters of LEAST for text.
 _PG_CLAIM = text("""
 INSERT INTO citylinks_rate_limits AS r (key, window_start, used, granted)
-VALUES (:key, :window, LEAST(:amount, :limit), LEAST(:amount, :limit))
+VALUES (:key, CAST(:window AS bigint), LEAST(CAST(:amount AS integer), CAST(:limit AS integer)),
+        LEAST(CAST(:amount AS integer), CAST(:limit AS integer)))
 ON CONFLICT (key, window_start) DO UPDATE
-SET used = LEAST(r.used + :amount, :limit),
-    granted = LEAST(r.used + :amount, :limit) - r.used
+SET used = LEAST(r.used + CAST(:amount AS integer), CAST(:limit AS integer)),
+    granted = LEAST(r.used + CAST(:amount AS integer), CAST(:limit AS integer)) - r.used
 RETURNING used, granted""")
 _PG_PRUNE = text("DELETE FROM citylinks_rate_limits WHERE window_start < :window")
 

@@ -112,7 +112,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log_path.open("ab")
-        env = {**os.environ, "CITYLINKS_LOAD_SEED": "false"}
+        env = {**os.environ, "CITYLINKS_LOAD_SEED": "false", "CITYLINKS_RATE_LIMIT": "0"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "citylinks", "serve", "--db", url, "--port", str(self.port),
              "--workers", "1", "--log-level", "warning"],
