@@ -7,7 +7,7 @@ const TIMEOUT_MS = 15000;
 export class ApiError extends Error {
   constructor(message, { kind = 'server', details = [], codes = [] } = {}) {
     super(message);
-    this.kind = kind; // 'network' | 'timeout' | 'server' | 'graphql'
+    this.kind = kind; // 'network' | 'timeout' | 'server' | 'graphql' | 'rate-limited'
     this.details = details;
     this.codes = codes;
   }
@@ -61,6 +61,18 @@ export async function graphql(query, variables = {}, { signal } = {}) {
   const errors = Array.isArray(body.errors) ? body.errors : [];
   if (errors.length && (body.data === null || body.data === undefined)) {
     const codes = errors.map((e) => (e.extensions && e.extensions.code) || 'ERROR');
+    const limited = errors.find((e) => e.extensions && e.extensions.code === 'RATE_LIMITED');
+    if (limited) {
+      // The server's rate limit (HTTP 429): say when to come back rather than "an error".
+      const after = Number(limited.extensions.retryAfter || response.headers.get('Retry-After')) || null;
+      const wait = !after ? 'a minute' : after < 90 ? `${after} seconds`
+        : `${Math.ceil(after / 60)} minutes`;
+      const error = new ApiError(
+        `The server is answering too many requests from this address; try again in ${wait}.`,
+      { kind: 'rate-limited', details: errors, codes });
+      error.retryAfter = after;
+      throw error;
+    }
     throw new ApiError(errors.map((e) => e.message).join(' '), {
       kind: 'graphql', details: errors, codes,
     });

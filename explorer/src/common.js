@@ -70,9 +70,10 @@ export function requestPanel({ query, variables, notes = [] }) {
 /** A failed view: what happened, in words, and a way to try again. */
 export function errorView(error, { retry, title = 'This view could not be loaded' } = {}) {
   const network = error instanceof ApiError && (error.kind === 'network' || error.kind === 'timeout');
-  const details = error instanceof ApiError ? error.details : [];
+  const limited = error instanceof ApiError && error.kind === 'rate-limited';
+  const details = error instanceof ApiError && !limited ? error.details : [];
   return h('div', { class: 'state state-error' },
-    h('h1', { tabindex: '-1' }, network ? 'The server did not answer' : title),
+    h('h1', { tabindex: '-1' }, network ? 'The server did not answer' : limited ? 'Too many requests' : title),
     h('p', {}, network
       ? `Nothing came back from ${ENDPOINT}${error.kind === 'timeout' ? ' in time' : ''}. Check that citylinks is running, then try again.`
       : error.message || 'Something went wrong.'),

@@ -53,8 +53,8 @@ class Explorer:
         return f"{self.url}/?place={httpx.QueryParams({'x': self.city_id(name, country)})['x']}"
 
 
-def _start(db_file: Path) -> LiveServer:
-    return LiveServer(f"sqlite+aiosqlite:///{db_file}").start(timeout=120)
+def _start(db_file: Path, env: dict[str, str] | None = None) -> LiveServer:
+    return LiveServer(f"sqlite+aiosqlite:///{db_file}", env=env).start(timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +91,23 @@ def explorer_with_second_degree(tmp_path_factory: pytest.TempPathFactory) -> Ite
              "--db", f"sqlite+aiosqlite:///{db_file}"],
             capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
+        yield Explorer(server)
+    finally:
+        server.stop()
+
+
+# A rate limit small enough to reach from one page in a few reloads; a window of an hour, so
+# that the count does not start again in the middle of the test.
+RATE_LIMIT = 3
+
+
+@pytest.fixture(scope="module")
+def explorer_rate_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+    """A server on the bundled data that answers RATE_LIMITED (429) after a few requests."""
+    folder = tmp_path_factory.mktemp("explorer-limited")
+    server = _start(folder / "explorer.db", env={"CITYLINKS_RATE_LIMIT": str(RATE_LIMIT),
+                                                 "CITYLINKS_RATE_LIMIT_WINDOW": "3600"})
+    try:
         yield Explorer(server)
     finally:
         server.stop()

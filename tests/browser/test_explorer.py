@@ -3,6 +3,7 @@ data, found by accessible roles and names as a person (or a screen reader) finds
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE, Explorer, Watch, screenshot
+from tests.browser.conftest import PHONE, RATE_LIMIT, Explorer, Watch, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -130,7 +131,8 @@ def test_hai_phong_lists_kitakyushu_with_its_milestones_and_sources(page: Any,
     expect(timeline.nth(1)).to_contain_text("2014-04")
     screenshot(page, "place-hai-phong")
     page.evaluate("window.scrollTo(0, 0)")
-    screenshot(page, "place-hai-phong-top", full_page=False)
+    expect(world_map(page).locator("path.arc")).to_have_count(1)
+    screenshot(page, "place", full_page=False)
 
 
 @pytest.mark.parametrize(("name", "country"), [("Hai Phong", "VN"), ("Thua Thien Hue", "VN"),
@@ -207,6 +209,29 @@ def test_network_shows_partners_of_partners_as_a_picture_and_a_list(
 
     facts.get_by_role("link", name="Dalian").click()
     expect(heading(page)).to_contain_text("Dalian")
+
+
+def test_network_of_a_prefecture_reaches_partners_of_partners_in_the_bundled_data(
+        page: Any, explorer: Explorer) -> None:
+    # Kyoto Prefecture: its own partner Thừa Thiên Huế, and through the city of Kyoto inside
+    # it, Huế; each of those has four other partners (prefectures, and Japanese cities).
+    page.goto(explorer.place_url("Kyoto Prefecture", "JP"))
+    expect(heading(page)).to_contain_text("Kyoto Prefecture")
+
+    network = page.get_by_role("region", name=re.compile("Network"))
+    picture = network.get_by_role("img", name=re.compile("Network of Kyoto Prefecture"))
+    expect(picture).to_have_attribute("aria-label",
+                                      re.compile("2 partners and 8 partners of partners"))
+    expect(picture.locator("circle.node-home")).to_have_count(1)
+    expect(picture.locator("circle.node-inside")).to_have_count(1)
+    expect(picture.locator("circle.node-partner")).to_have_count(2)
+    expect(picture.locator("circle.node-second")).to_have_count(8)
+    network.locator("summary").click()
+    facts = network.get_by_role("listitem")
+    expect(facts.filter(has_text=re.compile("^Thua Thien Hue"))).to_contain_text("Gifu Prefecture")
+    expect(facts.filter(has_text=re.compile("^Hue"))).to_contain_text("Takayama")
+    network.locator("summary").click()
+    screenshot(page, "network", locator=network)
 
 
 def test_place_without_partners_says_so(page: Any, explorer: Explorer) -> None:
@@ -299,7 +324,7 @@ def test_path_finder_connects_two_places_known_to_be_connected(page: Any) -> Non
     expect(page.get_by_text("connected in 2 steps")).to_be_visible()
     expect(world_map(page).locator("path.arc")).to_have_count(2)
     screenshot(page, "path-san-diego-boston")
-    screenshot(page, "path-result", locator=page.get_by_role("region", name="Result"))
+    screenshot(page, "path", locator=page.get_by_role("region", name="Result"))
 
     query = parse_qs(urlsplit(page.url).query)
     assert query["view"] == ["path"] and query["from"] and query["to"]
@@ -318,18 +343,68 @@ def test_path_finder_says_when_no_chain_connects_two_places(page: Any, explorer:
 # --- one request per view, shown to developers --------------------------------------------
 
 
+def view_address(explorer: Explorer, view: str) -> str:
+    if view == "start":
+        return "/"
+    if view == "path":
+        source, target = explorer.city_id("San Diego", "US"), explorer.city_id("Boston", "US")
+        return (f"/?view=path&from={httpx.QueryParams({'a': source})['a']}"
+                f"&to={httpx.QueryParams({'a': target})['a']}")
+    name, country = view.rsplit(", ", 1)
+    return explorer.place_url(name, country)
+
+
+VIEW_HEADINGS = {
+    "start": "City partnerships across borders",
+    "Hai Phong, VN": "Hai Phong",
+    "Thua Thien Hue, VN": "Thua Thien Hue",
+    "Nha Trang, VN": "Nha Trang",
+    "path": "Path from San Diego to Boston",
+}
+
+
+@pytest.fixture(scope="module")
+def graphql_schema() -> Any:
+    from citylinks.schema import build_schema
+    from citylinks.settings import Settings
+
+    return build_schema(Settings())._schema
+
+
+def assert_within_documented_limits(schema: Any, sent: dict[str, Any]) -> None:
+    """The request stays inside the server's default limits (settings.py), with room to spare
+    for a place with many partners: the page must never be refused as too complex."""
+    from citylinks.schema.limits import count_tokens, measure
+    from citylinks.settings import Settings
+    from graphql import parse
+
+    limits = Settings()
+    query, variables = sent["query"], sent.get("variables") or {}
+    measures = measure(schema, parse(query), variables)
+    assert measures.depth <= limits.max_depth, (measures, query)
+    assert measures.cost <= limits.max_cost / 2, (measures, query)
+    assert measures.aliases <= limits.max_aliases, (measures, query)
+    assert count_tokens(query) <= limits.max_tokens
+    assert len(query.encode()) <= limits.max_document_bytes
+
+
+@pytest.mark.parametrize("view", list(VIEW_HEADINGS))
 def test_each_view_is_one_graphql_request_shown_and_opened_in_graphiql(
-        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+        watched: tuple[Any, Watch], explorer: Explorer, graphql_schema: Any, view: str) -> None:
     page, watch = watched
-    page.goto(explorer.place_url("Hai Phong", "VN"))
-    expect(heading(page)).to_contain_text("Hai Phong")
-    expect(world_map(page).locator("path.arc")).to_have_count(1)
+    page.goto(view_address(explorer, view))
+    expect(heading(page)).to_contain_text(VIEW_HEADINGS[view])
+    panel = page.get_by_role("region", name="The GraphQL request behind this page")
+    expect(panel).to_be_visible()
+    page.wait_for_load_state("networkidle")
 
     assert len(watch.graphql_posts) == 1, [p.get("query", "")[:40] for p in watch.graphql_posts]
     sent = watch.graphql_posts[0]
-    assert "partners(" in sent["query"] and "milestones" in sent["query"]
+    if view not in ("start", "path"):
+        # nested: city -> partners -> sectors, sources, milestones, in the same document
+        assert re.search(r"partners\(.*sectors.*milestones.*sources", sent["query"], re.DOTALL)
+    assert_within_documented_limits(graphql_schema, sent)
 
-    panel = page.get_by_role("region", name="The GraphQL request behind this page")
     expect(panel.get_by_label("GraphQL query")).to_have_text(sent["query"])
     link = panel.get_by_role("link", name="Open in GraphiQL")
     href = link.get_attribute("href") or ""
@@ -337,10 +412,80 @@ def test_each_view_is_one_graphql_request_shown_and_opened_in_graphiql(
     assert parts.path == "/graphql"
     params = parse_qs(parts.query)
     assert unquote(params["q"][0]) == sent["query"]
+    if sent.get("variables"):
+        assert json.loads(params["variables"][0]) == sent["variables"]
+    # the request shown is one a developer can send as it is: the server answers it whole
+    answer = httpx.post(f"{explorer.url}/graphql", json=sent, timeout=30).json()
+    assert not answer.get("errors") and answer["data"], answer
     # GraphiQL itself answers that address (it is not opened here: this test stays offline)
     graphiql = httpx.get(f"{explorer.url}{href}", headers={"Accept": "text/html"}, timeout=30)
     assert graphiql.status_code == 200
     assert "graphiql" in graphiql.text.lower()
+
+
+def test_searching_sends_small_requests_within_the_limits(
+        watched: tuple[Any, Watch], graphql_schema: Any) -> None:
+    page, watch = watched
+    page.goto("/")
+    expect(heading(page)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    start = len(watch.graphql_posts)
+
+    search_box(page).press_sequentially("thua thien", delay=20)
+    expect(page.get_by_role("option", name=re.compile("Thừa Thiên Huế"))).to_be_visible()
+
+    searches = watch.graphql_posts[start:]
+    # typing is debounced: far fewer requests than keystrokes
+    assert 1 <= len(searches) < len("thua thien"), len(searches)
+    for sent in searches:
+        assert "search(" in sent["query"]
+        assert_within_documented_limits(graphql_schema, sent)
+
+
+# --- nothing but the server, no console errors ---------------------------------------------
+
+
+def test_every_view_loads_without_console_errors_or_requests_to_other_hosts(
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    page, watch = watched
+    loaded: list[str] = []
+    page.on("requestfinished", lambda request: loaded.append(request.url))
+    for view, title in VIEW_HEADINGS.items():
+        page.goto(view_address(explorer, view))
+        expect(heading(page)).to_contain_text(title)
+        if view != "start":
+            expect(world_map(page).locator("path.map-land")).to_have_count(1)
+    search_box(page).fill("kyoto")
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.goto("/?view=path")
+    expect(heading(page)).to_have_text("Path finder")
+    page.wait_for_load_state("networkidle")
+
+    watch.assert_clean()
+    # the script, the style sheet and the map shapes all came from the server itself
+    own = {urlsplit(url).netloc for url in loaded if not url.startswith("data:")}
+    assert own == {urlsplit(explorer.url).netloc}, own
+    paths = {urlsplit(url).path for url in loaded}
+    assert {"/", "/explorer/app.js", "/explorer/style.css", "/explorer/world.json",
+            "/graphql"} <= paths, paths
+
+
+def test_the_watch_catches_console_errors_and_requests_to_other_hosts(
+        watched: tuple[Any, Watch]) -> None:
+    # The two checks every test ends with: shown here to fail when they should.
+    page, watch = watched
+    page.goto("/")
+    expect(heading(page)).to_be_visible()
+    page.evaluate("""async () => {
+      console.error('a deliberate error');
+      try { await fetch('http://example.org/tracker.js'); } catch (e) { /* refused */ }
+    }""")
+    assert watch.foreign_requests == ["http://example.org/tracker.js"]
+    assert any("a deliberate error" in e for e in watch.console_errors)
+    with pytest.raises(AssertionError, match="requests to other hosts"):
+        watch.assert_clean()
+    watch.foreign_requests.clear()
+    watch.console_errors.clear()
 
 
 # --- keyboard, phone, failures -------------------------------------------------------------
@@ -393,7 +538,10 @@ def test_phone_screen_has_no_horizontal_scroll(phone: Any, explorer: Explorer, v
     box = world_map(phone).bounding_box() if view not in ("start",) else None
     if box is not None:
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    screenshot(phone, f"phone-{view.lower().replace(' ', '-')}")
+    name = f"phone-{view.lower().replace(' ', '-')}"
+    screenshot(phone, name)
+    phone.evaluate("window.scrollTo(0, 0)")
+    screenshot(phone, f"{name}-top", full_page=False)
 
 
 def test_a_server_that_does_not_answer_is_said_in_words(watched: tuple[Any, Watch],
@@ -442,3 +590,26 @@ def test_search_says_when_the_server_does_not_answer(watched: tuple[Any, Watch])
     page.route("**/graphql", lambda route: route.abort("connectionrefused"))
     search_box(page).fill("hue")
     expect(page.get_by_text(re.compile("Search failed: The server did not answer"))).to_be_visible()
+
+
+def test_a_server_refusing_too_many_requests_is_said_in_words(
+        open_page: Any, explorer_rate_limited: Explorer) -> None:
+    page, watch = open_page(explorer_rate_limited)
+    watch.expect_failures = True  # the browser logs each 429 answer itself
+    page.goto("/")
+    expect(heading(page)).to_have_text("City partnerships across borders")
+    # one request per view: the limit is reached after as many views as it allows
+    for _ in range(RATE_LIMIT + 2):
+        page.reload()
+        expect(heading(page)).to_have_text(re.compile("City partnerships|Too many requests"))
+        if heading(page).text_content() == "Too many requests":
+            break
+    expect(heading(page)).to_have_text("Too many requests")
+    expect(page.get_by_text(re.compile(r"too many requests from this address; try again in "
+                                       r"\d+ (seconds|minutes)\."))).to_be_visible()
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    screenshot(page, "error-rate-limited", full_page=False)
+
+    search_box(page).fill("hue")
+    expect(page.get_by_text(re.compile("Search failed: The server is answering too many"))
+           ).to_be_visible()
