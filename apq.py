@@ -28,7 +28,7 @@ from typing import Any
 from citylinks.db.engine import Database
 from citylinks.db.models import PersistedQuery
 from citylinks.schema.errors import BAD_USER_INPUT, PERSISTED_QUERY_NOT_FOUND
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, parse, validate
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -54,8 +54,10 @@ def _refusal(message: str, code: str, sub_response: Any, status: int) -> Executi
 class PersistedQueries:
     """The registry, as one server process sees it."""
 
-    def __init__(self, database: Callable[[], Database], cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, database: Callable[[], Database], schema: Any,
+                 cache_size: int = CACHE_SIZE) -> None:
         self._database = database
+        self._schema = schema
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
 
@@ -79,13 +81,28 @@ class PersistedQueries:
             if sha256_hex(request_data.query) != digest:
                 return _refusal("provided sha does not match query", BAD_USER_INPUT,
                                 sub_response, 400)
-            await self.register(digest, request_data.query)
+            if self._runnable(request_data):
+                await self.register(digest, request_data.query)
             return request_data
         query = await self.lookup(digest)
         if query is None:
             return _refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND,
                             sub_response, 200)
         return dataclasses.replace(request_data, query=query)
+
+    def _runnable(self, request_data: Any) -> bool:
+        """Only a document that passes validation and the query limits is registered:
+        the table is no store for documents that would never run. (Registration is
+        once per document and client, so the extra parse costs nothing that matters.)"""
+        schema = self._schema
+        if not schema.limiter.admits(request_data.query, request_data.variables,
+                                     request_data.operation_name):
+            return False
+        try:
+            document = parse(request_data.query)
+        except GraphQLError:
+            return False
+        return not validate(schema._schema, document, schema.validation_rules)
 
     def _remember(self, digest: str, query: str) -> None:
         self._cache[digest] = query

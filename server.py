@@ -146,6 +146,12 @@ class GraphQLApp(GraphQL[Context, None]):
             extensions={"code": RATE_LIMITED, "retryAfter": retry_after,
                         "limit": decision.limit, "window": limiter.window_s})])
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET that carries only a persisted query's hash (no `query`) is a GraphQL
+        request, not a visit to GraphiQL, whatever its Accept header says."""
+        return (super().should_render_graphql_ide(request)
+                and request.query_params.get("extensions") is None)
+
     async def get_sub_response(self, request: Any) -> Any:
         sub_response = await super().get_sub_response(request)
         sub_response.media_type = response_media_type(request.headers.get("accept"))
@@ -283,7 +289,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.viewers = Viewers(lambda: app.state.db)
-    app.state.persisted_queries = PersistedQueries(lambda: app.state.db)
+    app.state.persisted_queries = PersistedQueries(lambda: app.state.db, graphql.schema)
     app.state.http_cache = HttpCache(lambda: app.state.db, settings.cache_max_age)
     return app
 
