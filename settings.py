@@ -67,10 +67,12 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         env = os.environ
+        # One switch for production: GraphiQL and introspection off unless asked for.
+        production = _bool(env.get("CITYLINKS_PRODUCTION"), False)
         settings = cls(
             db_url=env.get("CITYLINKS_DB") or cls.db_url,
-            graphiql=_bool(env.get("CITYLINKS_GRAPHIQL"), True),
-            introspection=_bool(env.get("CITYLINKS_INTROSPECTION"), True),
+            graphiql=_bool(env.get("CITYLINKS_GRAPHIQL"), not production),
+            introspection=_bool(env.get("CITYLINKS_INTROSPECTION"), not production),
             cors_origins=tuple(o.strip() for o in env.get("CITYLINKS_CORS_ORIGINS", "*").split(",")
                                if o.strip()),
             cache_max_age=int(env.get("CITYLINKS_CACHE_MAX_AGE", "60")),

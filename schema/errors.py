@@ -26,6 +26,8 @@ INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+# Not a code: `extensions.reason` of an INTERNAL_SERVER_ERROR while the database is down.
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 class ApiError(Exception):
@@ -106,11 +108,40 @@ def _coded(error: GraphQLError) -> GraphQLError:
         return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
                             extensions={**(error.extensions or {}), "code": code})
     error_id = uuid.uuid4().hex[:12]
+    if database_unavailable(original):
+        # An outage, not a bug: the client may retry, and one line per error will do.
+        log.warning("database unavailable %s at %s: %s", error_id, error.path,
+                    type(original).__name__)
+        return GraphQLError(
+            f"The database is not answering; retry shortly (error id {error_id}).",
+            error.nodes, error.source, error.positions, error.path,
+            extensions={"code": INTERNAL_SERVER_ERROR, "errorId": error_id,
+                        "reason": DATABASE_UNAVAILABLE})
     log.error("internal error %s at %s", error_id, error.path, exc_info=original)
     return GraphQLError(
         f"Internal server error (error id {error_id}).", error.nodes, error.source,
         error.positions, error.path,
         extensions={"code": INTERNAL_SERVER_ERROR, "errorId": error_id})
+
+
+# The message texts of drivers that mean "cannot reach the database", not "bad SQL".
+_UNAVAILABLE_MARKERS = ("unable to open database file", "disk i/o error", "connection",
+                        "closed", "terminat", "shutdown", "timeout", "timed out")
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether an exception says the database cannot be reached (stopped, unreachable,
+    its file gone) rather than that a statement is wrong."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, OSError | TimeoutError):
+        return True  # refused, reset or timed out: asyncpg raises these on connect
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        text = str(error.orig).lower()
+        return any(marker in text for marker in _UNAVAILABLE_MARKERS)
+    return type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
 
 
 def coded_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -124,7 +155,13 @@ class ErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and getattr(result, "errors", None):
-            result.errors = coded_errors(result.errors)
+            original = result.errors
+            result.errors = coded_errors(original)
+            if self.execution_context.pre_execution_errors is original:
+                # Strawberry keeps the same list here too: coding it again would log
+                # each internal error twice, under two ids.
+                self.execution_context.pre_execution_errors = result.errors
+                return
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = coded_errors(pre)
