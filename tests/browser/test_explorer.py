@@ -73,7 +73,7 @@ def test_search_as_you_type_finds_hai_phong_without_accents(page: Any) -> None:
     expect(option).to_be_visible()
     expect(option).to_contain_text("City in Vietnam")
     expect(search_box(page)).to_have_attribute("aria-expanded", "true")
-    screenshot(page, "search", full_page=False)
+    screenshot(page, "search-hai-phong", full_page=False)
 
     option.click()
     expect(heading(page)).to_contain_text("Hai Phong")
@@ -90,6 +90,7 @@ def test_search_tells_same_name_places_apart_by_level_and_country(page: Any) -> 
     city = page.get_by_role("option", name=re.compile("City in Kyoto Prefecture, Japan"))
     expect(city).to_be_visible()
     expect(page.get_by_role("option", name=re.compile("Prefecture in Japan"))).to_be_visible()
+    screenshot(page, "search", full_page=False)
 
 
 def test_search_that_matches_nothing_says_so(page: Any) -> None:
