@@ -124,6 +124,10 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
     if engine.dialect.name == "sqlite":
         _install_sqlite_pragmas(engine)
         _install_sqlite_pragmas(reader)
+        # A reader never opens a transaction (no BEGIN, and SELECTs start none), so
+        # the ROLLBACK SQLAlchemy sends when a connection is closed has nothing to
+        # undo; on aiosqlite it would still cost a hop to the connection's thread.
+        reader.sync_engine.dialect.do_rollback = lambda dbapi_connection: None  # type: ignore[method-assign]
     else:
         reader = reader.execution_options(isolation_level="AUTOCOMMIT")
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
