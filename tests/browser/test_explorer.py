@@ -521,6 +521,40 @@ def test_keyboard_alone_searches_opens_and_follows_a_partner(page: Any) -> None:
     expect(search_box(page)).to_be_focused()
 
 
+def tab_until(page: Any, predicate: str, limit: int = 25) -> None:
+    """Press Tab until the focused element satisfies the JavaScript `predicate` (of `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(el => {predicate})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached an element where {predicate}")
+
+
+def test_keyboard_alone_finds_a_path(page: Any) -> None:
+    page.goto("/?view=path")
+    expect(heading(page)).to_have_text("Path finder")
+
+    tab_until(page, "el.labels?.[0]?.textContent === 'From place'")
+    page.keyboard.type("san diego")
+    expect(page.get_by_role("option", name=re.compile("San Diego"))).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Chosen: San Diego")).to_be_visible()
+
+    tab_until(page, "el.labels?.[0]?.textContent === 'To place'")
+    page.keyboard.type("boston")
+    expect(page.get_by_role("option", name=re.compile("Boston"))).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Chosen: Boston")).to_be_visible()
+
+    tab_until(page, "el.textContent === 'Find the path'")
+    page.keyboard.press("Enter")
+    expect(heading(page)).to_have_text("Path from San Diego to Boston")
+    expect(heading(page)).to_be_focused()
+    expect(page.get_by_text("connected in 2 steps")).to_be_visible()
+
+
 @pytest.mark.parametrize("view", ["start", "Hai Phong", "Thua Thien Hue", "path"])
 def test_phone_screen_has_no_horizontal_scroll(phone: Any, explorer: Explorer, view: str) -> None:
     if view == "start":
