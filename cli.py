@@ -1,4 +1,4 @@
-"""The `citylinks` command: serve, migrate, import, export, print the schema, manage tokens."""
+"""The `citylinks` command: serve, migrate, import, export, schema, tokens and webhooks."""
 
 from __future__ import annotations
 
@@ -145,6 +145,88 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def cmd_webhook_add(args: argparse.Namespace) -> int:
+    from citylinks.db.errors import InvalidInput
+    from citylinks.webhooks.store import add_webhook
+
+    types = args.events.split(",") if args.events else None
+    try:
+        info, secret = _run_with_store(args, lambda s: add_webhook(s, args.url, types))
+    except InvalidInput as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    events = ", ".join(info.event_types) if info.event_types else "every event"
+    print(f"created webhook {info.id} for {info.url} ({events}).")
+    print("Verify each request's webhook-signature with this secret. It is shown only this once:")
+    print(secret)
+    return 0
+
+
+def cmd_webhook_list(args: argparse.Namespace) -> int:
+    from citylinks.webhooks.store import list_webhooks
+
+    webhooks = _run_with_store(args, list_webhooks)
+    if not webhooks:
+        print("no webhooks")
+        return 0
+    print(f"{'id':>4}  {'pending':>7} {'failed':>6}  {'created':<19}  url  events")
+    for w in webhooks:
+        events = ",".join(w.event_types) if w.event_types else "*"
+        print(f"{w.id:>4}  {w.pending:>7} {w.failed:>6}  {_when(w.created_at):<19}  "
+              f"{w.url}  {events}")
+    return 0
+
+
+def cmd_webhook_remove(args: argparse.Namespace) -> int:
+    from citylinks.db.errors import NotFound
+    from citylinks.webhooks.store import remove_webhook
+
+    try:
+        info = _run_with_store(args, lambda s: remove_webhook(s, args.id))
+    except NotFound as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(f"webhook {info.id} ({info.url}) is removed, with its undelivered events")
+    return 0
+
+
+def cmd_webhook_deliveries(args: argparse.Namespace) -> int:
+    from citylinks.webhooks.store import list_deliveries
+
+    deliveries = _run_with_store(args, lambda s: list_deliveries(
+        s, args.id, failed=args.failed, limit=args.limit))
+    if not deliveries:
+        print("no failed deliveries" if args.failed else "no deliveries")
+        return 0
+    print(f"{'id':>6} {'webhook':>7}  {'event':<19} {'status':<9} {'tries':>5} {'code':>4}  "
+          f"{'last attempt':<19}  {'next attempt':<19}  webhook-id  last error")
+    for d in deliveries:
+        code = d.last_status_code if d.last_status_code is not None else "-"
+        print(f"{d.id:>6} {d.webhook_id:>7}  {d.event_type:<19} {d.status:<9} {d.attempts:>5} "
+              f"{code:>4}  {_when(d.last_attempt_at):<19}  {_when(d.next_attempt_at):<19}  "
+              f"{d.message_id}  {d.last_error or ''}")
+    return 0
+
+
+def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
+    from citylinks.db.errors import InvalidInput, NotFound
+    from citylinks.webhooks.store import redeliver
+
+    try:
+        count = _run_with_store(args, lambda s: redeliver(
+            s, args.ids, failed=args.failed, webhook_id=args.webhook))
+    except (InvalidInput, NotFound) as error:
+        print(str(error), file=sys.stderr)
+        return 2 if isinstance(error, InvalidInput) else 1
+    print(f"{count} deliver{'y is' if count == 1 else 'ies are'} queued to be sent again "
+          "(same webhook-id)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="citylinks", description=(
         "An open GraphQL API for cross-border city partnerships."))
@@ -196,6 +278,42 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int, help="the id `token list` shows")
     _add_db(revoke)
     revoke.set_defaults(run=cmd_token_revoke)
+
+    webhook = commands.add_parser("webhook", help=(
+        "manage webhooks: signed change events (Standard Webhooks) POSTed to a URL"))
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
+    add = webhook_commands.add_parser("add", help="subscribe a URL; prints its id and secret")
+    add.add_argument("url")
+    add.add_argument("--events", default=None, help=(
+        "comma-separated event types (default: all): partnership.created, "
+        "partnership.updated, partnership.deleted, city.created, city.updated, "
+        "city.deleted, milestone.created"))
+    _add_db(add)
+    add.set_defaults(run=cmd_webhook_add)
+    hooks = webhook_commands.add_parser("list", help="list webhooks with their backlog")
+    _add_db(hooks)
+    hooks.set_defaults(run=cmd_webhook_list)
+    remove = webhook_commands.add_parser("remove", help="remove a webhook by its id")
+    remove.add_argument("id", type=int)
+    _add_db(remove)
+    remove.set_defaults(run=cmd_webhook_remove)
+    deliveries = webhook_commands.add_parser("deliveries", help=(
+        "the delivery log, newest first: status, attempts, last status code and error"))
+    deliveries.add_argument("id", type=int, nargs="?", default=None,
+                            help="only this webhook's deliveries")
+    deliveries.add_argument("--failed", action="store_true",
+                            help="only deliveries given up or being retried")
+    deliveries.add_argument("--limit", type=int, default=100)
+    _add_db(deliveries)
+    deliveries.set_defaults(run=cmd_webhook_deliveries)
+    again = webhook_commands.add_parser("redeliver", help=(
+        "send deliveries again now, under their webhook-id: the ones named, or --failed"))
+    again.add_argument("ids", type=int, nargs="*", help="delivery ids (`webhook deliveries`)")
+    again.add_argument("--failed", action="store_true",
+                       help="every delivery given up or being retried")
+    again.add_argument("--webhook", type=int, default=None, help="only this webhook's")
+    _add_db(again)
+    again.set_defaults(run=cmd_webhook_redeliver)
 
     return parser
 

@@ -92,7 +92,6 @@ class WebhookDispatcher:
         self.database = database
         self.policy = policy or DeliveryPolicy()
         self._rng = random.Random()
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -114,10 +113,6 @@ class WebhookDispatcher:
             await self._client.aclose()
             self._client = None
 
-    def wake(self) -> None:
-        """Look for due deliveries now rather than at the next poll."""
-        self._wake.set()
-
     async def _loop(self) -> None:
         while True:
             try:
@@ -125,10 +120,8 @@ class WebhookDispatcher:
             except Exception:  # the database may be away for a while: keep polling
                 log.warning("webhook delivery round failed", exc_info=True)
                 sent = 0
-            if sent < self.policy.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval)
-                self._wake.clear()
+            if sent < self.policy.batch_size:  # a full batch: more may be due at once
+                await asyncio.sleep(self.policy.poll_interval)
 
     async def run_once(self) -> int:
         """Claim the due deliveries (at most a batch) and send them; how many were sent."""
@@ -185,9 +178,10 @@ class WebhookDispatcher:
             async with asyncio.timeout(self.policy.timeout):
                 async with self._client.stream("POST", item.url, content=item.payload.encode(),
                                                headers=headers) as response:
+                    # Read (a short answer whole) so that the connection can be reused.
+                    text = await _start_of(response)
                     if 200 <= response.status_code < 300:
                         return response.status_code, None
-                    text = await _start_of(response)
                     return response.status_code, f"HTTP {response.status_code}: {text}".strip()
         except TimeoutError:
             return None, f"no answer within {self.policy.timeout:g} s"
@@ -221,7 +215,7 @@ class WebhookDispatcher:
 
 
 async def _start_of(response: httpx.Response) -> str:
-    """The first characters of an error response, for the delivery log."""
+    """The first characters of an answer, for the delivery log."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
