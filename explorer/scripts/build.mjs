@@ -11,7 +11,8 @@ import { merge, mesh } from 'topojson-client';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
-const out = join(root, 'static');
+// EXPLORER_OUT: build elsewhere (the test that checks static/ is up to date with src/ does).
+const out = process.env.EXPLORER_OUT || join(root, 'static');
 const require = (path) => JSON.parse(readFileSync(join(root, 'node_modules', path), 'utf8'));
 
 function digest(text) {

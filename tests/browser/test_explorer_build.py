@@ -1,0 +1,33 @@
+"""The committed explorer assets (explorer/static/) are what the build makes of explorer/src/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+EXPLORER = REPO / "explorer"
+
+
+def test_committed_assets_are_rebuilt_from_the_sources(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None or not (EXPLORER / "node_modules" / "esbuild").is_dir():
+        pytest.skip("the explorer's build needs Node and its packages: "
+                    "cd explorer && npm ci (then this test compares static/ with a fresh build)")
+    out = tmp_path / "static"
+    result = subprocess.run([node, "scripts/build.mjs"], cwd=EXPLORER, capture_output=True,
+                            text=True, timeout=120, check=False,
+                            env={**os.environ, "EXPLORER_OUT": str(out)})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    committed = EXPLORER / "static"
+    built = sorted(p.name for p in out.iterdir())
+    assert sorted(p.name for p in committed.iterdir()) == built
+    stale = [name for name in built if (out / name).read_bytes() != (committed / name).read_bytes()]
+    assert not stale, (f"explorer/static/ is older than explorer/src/ ({', '.join(stale)}): "
+                       "run `cd explorer && npm ci && npm run build` and commit static/")
