@@ -102,7 +102,8 @@ export function placeLabels(items, width, height) {
     const left = { x: item.x - 9 - w, y: item.y - hgt / 2, anchor: 'end' };
     const above = { x: item.x - w / 2, y: item.y - 10 - hgt, anchor: 'middle' };
     const below = { x: item.x - w / 2, y: item.y + 10, anchor: 'middle' };
-    const options = item.prefer === 'below' ? [below, above, right, left] : [right, left, above, below];
+    const options = item.prefer === 'below' ? [below, above, right, left]
+      : item.prefer === 'left' ? [left, right, above, below] : [right, left, above, below];
     for (const o of options) {
       const box = { x: o.x, y: o.y, w, h: hgt };
       if (box.x < 2 || box.y < 2 || box.x + w > width - 2 || box.y + hgt > height - 2) continue;

@@ -118,9 +118,11 @@ export function renderNetwork(figure, { nodes, links, label, onOpen }) {
       if (n.role !== 'home' && onOpen) dot.addEventListener('click', () => onOpen(n.id, n.name));
       root.append(dot);
     }
+    // Labels point away from the place in the middle, so they do not sit on the lines into it.
+    const centre = positioned.find((n) => n.role === 'home') || { x: width / 2 };
     const labels = placeLabels(positioned.map((n) => ({
       ...n, text: n.name, priority: { home: 3, inside: 2, partner: 1 }[n.role] || 0,
-      prefer: n.role === 'home' || n.role === 'inside' ? 'below' : null,
+      prefer: n.role === 'home' || n.role === 'inside' ? 'below' : n.x < centre.x - 1 ? 'left' : null,
     })), width, height);
     for (const l of labels) {
       root.append(svg('text', {
