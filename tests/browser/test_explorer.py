@@ -443,6 +443,49 @@ def test_searching_sends_small_requests_within_the_limits(
         assert_within_documented_limits(graphql_schema, sent)
 
 
+ACCESSIBILITY_FACTS = """() => {
+  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+    .filter((h) => h.getClientRects().length || h.closest('details'));
+  const levels = headings.map((h) => Number(h.tagName[1]));
+  const skips = levels.slice(1).flatMap((level, i) => (level > levels[i] + 1
+    ? [`${headings[i].textContent} (h${levels[i]}) then ${headings[i + 1].textContent} (h${level})`]
+    : []));
+  const named = (el) => Boolean((el.getAttribute('aria-label') || '').trim()
+    || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length)
+    || el.textContent.trim());
+  const unnamed = [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+    .filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 80));
+  const images = [...document.querySelectorAll('[role=img]')].map((el) => ({
+    name: el.getAttribute('aria-label') || '',
+    // the same facts in words: a list under "… as a list", or the path's chain of places
+    alternative: Boolean(el.closest('section') && el.closest('section').querySelector(
+      'details li, details p, ol[aria-label] li')),
+  }));
+  return { h1: levels.filter((l) => l === 1).length, first: levels[0], skips, unnamed, images };
+}"""
+
+
+@pytest.mark.parametrize("view", list(VIEW_HEADINGS))
+def test_each_view_has_real_headings_labelled_controls_and_text_for_its_pictures(
+        page: Any, explorer: Explorer, view: str) -> None:
+    page.goto(view_address(explorer, view))
+    expect(heading(page)).to_contain_text(VIEW_HEADINGS[view])
+    if view != "start":
+        expect(world_map(page)).to_be_visible()
+
+    facts = page.evaluate(ACCESSIBILITY_FACTS)
+    assert facts["h1"] == 1 and facts["first"] == 1, facts
+    assert facts["skips"] == [], "heading levels skipped"
+    assert facts["unnamed"] == [], "controls or links without a name"
+    for image in facts["images"]:
+        assert image["name"], "a picture without a name"
+        assert image["alternative"], f"no list with the same facts as {image['name']!r}"
+    if view not in ("start", "Nha Trang, VN"):
+        assert any("map" in i["name"].lower() for i in facts["images"]), facts["images"]
+    expect(page.get_by_role("main")).to_be_visible()
+    expect(page.get_by_role("link", name="Skip to content")).to_be_attached()
+
+
 # --- nothing but the server, no console errors ---------------------------------------------
 
 
