@@ -102,6 +102,30 @@ async def test_nested_queries_by_id_agree_on_both_paths(world_app: Any) -> None:
         assert compiled.data == reference.data
 
 
+@pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
+async def test_one_plan_answers_each_set_of_variables_afresh(world_app: Any,
+                                                            sql_tier: bool) -> None:
+    app, _ = world_app
+    app.state.graphql.compiled.sql_tier = sql_tier
+    # Converted arguments are kept per plan and per value: a new value must not get an
+    # earlier value's answer, nor a value seen before a stale one.
+    query = """query ($f: CityFilter, $first: Int) { cities(first: $first, filter: $f,
+        orderBy: {field: NAME}) { totalCount nodes { name } } }"""
+    runs = [({"f": {"nameContains": "home 00"}, "first": 3}),
+            ({"f": {"nameContains": "far 00"}, "first": 2}),
+            ({"f": None, "first": 5}),
+            ({"f": {"nameContains": "home 00"}, "first": 3})]
+    answers = []
+    for variables in runs:
+        reference = await _reference(app, query, variables)
+        compiled = await _compiled(app, query, variables)
+        assert compiled is not None and reference.errors is None
+        assert compiled.data == reference.data
+        answers.append(compiled.data)
+    assert answers[0] == answers[3]
+    assert len({str(a) for a in answers[:3]}) == 3
+
+
 @pytest.mark.parametrize("query", [
     "{ __schema { queryType { name } } }",
     '{ node(id: "Q2l0eTox") { id } }',

@@ -30,8 +30,14 @@ from citylinks.schema.compiled.planner import (
 from citylinks.schema.compiled.resolvers import build_registry
 from citylinks.schema.errors import ApiError
 from graphql import (
+    ArgumentNode,
     ExecutionResult,
     GraphQLError,
+    ListValueNode,
+    Node,
+    ObjectFieldNode,
+    ObjectValueNode,
+    VariableNode,
     get_argument_values,
     parse,
     validate,
@@ -51,6 +57,41 @@ class _Compiled:
     plan: OperationPlan | None
 
 
+CONVERTED_PER_FIELD = 256
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of coerced argument values; None when one is not hashable."""
+    if isinstance(value, dict):
+        items = tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+        return None if any(v is None and value[k] is not None for k, v in items) else (dict, items)
+    if isinstance(value, list):
+        items = tuple(_frozen(v) for v in value)
+        return None if any(f is None and v is not None
+                           for f, v in zip(items, value, strict=True)) else (list, items)
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return (type(value), value)
+
+
+def _uses_variables(node: Node) -> bool:
+    """Whether any argument of the field refers to a variable, at any depth."""
+    stack: list[Any] = list(node.arguments or ())
+    while stack:
+        item = stack.pop()
+        if isinstance(item, VariableNode):
+            return True
+        if isinstance(item, ArgumentNode | ObjectFieldNode):
+            stack.append(item.value)
+        elif isinstance(item, ObjectValueNode):
+            stack.extend(item.fields)
+        elif isinstance(item, ListValueNode):
+            stack.extend(item.values)
+    return False
+
+
 class Run:
     """One request on the compiled path: its connection, variables and argument cache."""
 
@@ -62,15 +103,31 @@ class Run:
 
     def arguments(self, field: FieldPlan) -> dict[str, Any]:
         """Arguments as the reference resolvers see them: Python names, input objects built."""
+        if field.constant_arguments is not None:
+            return field.constant_arguments
         key = id(field)
         if key not in self._arguments:
             raw = get_argument_values(field.definition, field.node, self.variables)
-            definition = field.definition.extensions.get(DEFINITION_BACKREF)
-            if definition is None:
-                raise NotCompilable("field without a Strawberry definition")
-            self._arguments[key] = convert_arguments(
-                raw, definition.arguments,
-                scalar_registry=self.executor.scalar_registry, config=self.executor.config)
+            # Strawberry's conversion costs more than the SQL of a small query: arguments
+            # written out in the document are converted once per plan, and those given
+            # by variables once per distinct value (a few, for filters and orderings).
+            constant = not _uses_variables(field.node)
+            frozen = None if constant else _frozen(raw)
+            converted = None if frozen is None else field.converted.get(frozen)
+            if converted is None:
+                definition = field.definition.extensions.get(DEFINITION_BACKREF)
+                if definition is None:
+                    raise NotCompilable("field without a Strawberry definition")
+                converted = convert_arguments(
+                    raw, definition.arguments,
+                    scalar_registry=self.executor.scalar_registry, config=self.executor.config)
+                if constant:
+                    field.constant_arguments = converted
+                elif frozen is not None:
+                    if len(field.converted) >= CONVERTED_PER_FIELD:
+                        field.converted.clear()
+                    field.converted[frozen] = converted
+            self._arguments[key] = converted
         return self._arguments[key]
 
     async def complete(self, plan: ObjectPlan, rows: list[Any]) -> list[dict[str, Any]]:

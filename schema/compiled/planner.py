@@ -43,6 +43,10 @@ class FieldPlan:
     definition: GraphQLField
     resolver: Any
     child: ObjectPlan | None = None
+    # The converted arguments, when the document spells them all out (no variables).
+    constant_arguments: dict[str, Any] | None = None
+    # Else the converted arguments by (frozen) value, bounded (compiled/__init__.py).
+    converted: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
