@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from citylinks.schema.errors import QUERY_TOO_COMPLEX
+from citylinks.schema.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
 from citylinks.settings import Settings
 from graphql import (
     DocumentNode,
@@ -47,11 +47,14 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     parse,
+    visit,
 )
 from graphql.language import Lexer, TokenKind
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
@@ -280,6 +283,36 @@ def validation_rules(limits: QueryLimits) -> tuple[type[ValidationRule], ...]:
 # ------------------------------------------------------------------ per request
 
 
+def nul_refused() -> GraphQLError:
+    """PostgreSQL cannot store U+0000 in text; no place or source name has one."""
+    return GraphQLError("Text must not contain the NUL character (U+0000).",
+                        extensions={"code": BAD_USER_INPUT})
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a string anywhere in a document's literals or in variables holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, DocumentNode):
+        return any("\x00" in node.value for node in _string_values(value))
+    return False
+
+
+def _string_values(document: DocumentNode) -> Iterator[StringValueNode]:
+    found: list[StringValueNode] = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            found.append(node)
+
+    visit(document, Strings())
+    yield from found
+
+
 @dataclass
 class _Facts:
     error: GraphQLError | None
@@ -339,6 +372,8 @@ class Limiter:
                 return _Facts(too_complex("tokens", count_tokens(query),
                                           self.limits.max_tokens), None, False)
             return _Facts(None, None, False)  # the executor reports the syntax error
+        if ("\x00" in query or "\\u0000" in query) and _has_nul(document):
+            return _Facts(nul_refused(), None, False)
         assert self.schema is not None, "Limiter.attach(schema) first"
         variable_pages = measure(self.schema, document).variable_pages
         return _Facts(None, document, variable_pages)
@@ -357,6 +392,8 @@ class Limiter:
         facts = self.facts(query)
         if facts.error is not None:
             return facts.error
+        if variables and _has_nul(variables):
+            return nul_refused()
         if facts.variable_pages and facts.document is not None:
             return self.cost_error(facts.document, variables, operation_name)
         return None
@@ -391,7 +428,9 @@ class QueryLimitsExtension(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if self._variable_pages and context.graphql_document is not None:
+        if context.variables and _has_nul(context.variables):
+            context.result = ExecutionResult(data=None, errors=[nul_refused()])
+        elif self._variable_pages and context.graphql_document is not None:
             error = self.limiter.cost_error(context.graphql_document, context.variables,
                                             context.operation_name)
             if error is not None:

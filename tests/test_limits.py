@@ -28,6 +28,8 @@ ALIASED = "{ a: sectors { slug } b: sectors { slug } c: sectors { slug } d: sect
 MANY_TOKENS = "{ " + "sectors { slug } " * 60 + "}"  # 242 tokens
 PADDED = "{ sectors { slug } }" + " " * 3_100  # 3,120 bytes
 WITHIN_LIMITS = "{ sectors { slug } }"
+NUL_LITERAL = '{ sector(slug: "\\u0000") { name } }'
+NUL_VARIABLE = "query City($name: String) { city(name: $name) { name } }"
 
 
 @pytest.fixture
@@ -162,6 +164,21 @@ async def test_a_streamed_body_without_length_is_cut_off_at_the_limit(
     [error] = response.json()["errors"]
     assert error["extensions"]["limit"] == "bodySize"
     assert "at least" in error["message"]
+    assert counter.statements == []
+
+
+async def test_text_with_a_nul_character_is_bad_user_input_not_an_internal_error(
+        limited: tuple[httpx.AsyncClient, StatementCounter]) -> None:
+    # PostgreSQL cannot hold U+0000 in text: found by the fuzz test (tests/test_fuzz.py)
+    client, counter = limited
+    counter.reset()
+    literal = (await client.post("/graphql", json={"query": NUL_LITERAL})).json()
+    variable = (await client.post("/graphql", json={"query": NUL_VARIABLE,
+                                                    "variables": {"name": "Hu\x00e"}})).json()
+    for body in (literal, variable):
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "NUL" in error["message"]
     assert counter.statements == []
 
 
