@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -257,6 +258,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.webhook_delivery:
             await webhooks.start()
         app.state.webhooks = webhooks
+        # What start-up made (the schema, its types, the migrations' modules) lives as
+        # long as the process: out of the collector's sight, a full collection has far
+        # less to walk, and it no longer stalls every request in flight for milliseconds.
+        gc.freeze()
         try:
             yield
         finally:

@@ -161,7 +161,9 @@ async def _pg(dsn: str, *statements: str) -> list[Any]:
 
 
 def pg_version(target: Target) -> str:
-    rows = asyncio.run(_pg(target.pg_dsn, "SHOW server_version"))
+    # Asked of the maintenance database: the benchmark's own may not exist yet.
+    admin = target.pg_dsn.rsplit("/", 1)[0] + "/postgres"
+    rows = asyncio.run(_pg(admin, "SHOW server_version"))
     return str(rows[0][0][0])
 
 

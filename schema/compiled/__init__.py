@@ -36,6 +36,9 @@ from graphql import (
     ArgumentNode,
     ExecutionResult,
     GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
     ListValueNode,
     Node,
     ObjectFieldNode,
@@ -43,6 +46,7 @@ from graphql import (
     VariableNode,
     get_argument_values,
     parse,
+    specified_scalar_types,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -124,12 +128,16 @@ class Run:
             # written out in the document are converted once per plan, and those given
             # by variables once per distinct value (a few, for filters and orderings).
             constant = not _uses_variables(field.node)
-            frozen = None if constant else _frozen(raw)
+            plain = field.plain_arguments
+            if plain is None:
+                plain = field.plain_arguments = self.executor.plain_arguments(field)
+            frozen = None if constant or plain else _frozen(raw)
             converted = None if frozen is None else field.converted.get(frozen)
-            if converted is None:
-                definition = field.definition.extensions.get(DEFINITION_BACKREF)
-                if definition is None:
-                    raise NotCompilable("field without a Strawberry definition")
+            if converted is None and plain and not constant:
+                # An id or a name, different in every request: nothing to convert.
+                converted = {plain[name]: value for name, value in raw.items()}
+            elif converted is None:
+                definition = self._definition(field)
                 converted = convert_arguments(
                     raw, definition.arguments,
                     scalar_registry=self.executor.scalar_registry, config=self.executor.config)
@@ -141,6 +149,13 @@ class Run:
                     field.converted[frozen] = converted
             self._arguments[key] = converted
         return self._arguments[key]
+
+    @staticmethod
+    def _definition(field: FieldPlan) -> Any:
+        definition = field.definition.extensions.get(DEFINITION_BACKREF)
+        if definition is None:
+            raise NotCompilable("field without a Strawberry definition")
+        return definition
 
     async def complete(self, plan: ObjectPlan, rows: list[Any]) -> list[dict[str, Any]]:
         if not rows:
@@ -176,6 +191,21 @@ class CompiledExecutor:
         self._statements: dict[str, _Statement] = {}
         self._cache: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
         self._cache_size = cache_size
+
+    def plain_arguments(self, field: FieldPlan) -> dict[str, str] | bool:
+        """The field's GraphQL -> Python argument names when Strawberry's conversion
+        would return every value unchanged (built-in scalars and lists of them)."""
+        names: dict[str, str] = {}
+        for argument in Run._definition(field).arguments:
+            graphql_type = field.definition.args[
+                self.config.name_converter.get_graphql_name(argument)].type
+            while isinstance(graphql_type, GraphQLNonNull | GraphQLList):
+                graphql_type = graphql_type.of_type
+            if not (isinstance(graphql_type, GraphQLScalarType)
+                    and graphql_type.name in specified_scalar_types):
+                return False
+            names[self.config.name_converter.get_graphql_name(argument)] = argument.python_name
+        return names
 
     def compile(self, query: str, operation_name: str | None) -> OperationPlan | None:
         key = (query, operation_name)

@@ -47,6 +47,9 @@ class FieldPlan:
     constant_arguments: dict[str, Any] | None = None
     # Else the converted arguments by (frozen) value, bounded (compiled/__init__.py).
     converted: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    # GraphQL name -> Python name when every argument is a built-in scalar, which
+    # Strawberry passes through unchanged; False when some need converting; None: unknown.
+    plain_arguments: dict[str, str] | bool | None = None
 
 
 @dataclass
