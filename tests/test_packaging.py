@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def test_wheel_carries_migrations_seed_and_explorer(installed: Path) -> None:
     assert list((package / "db" / "migrations" / "versions").glob("0001_*.py"))
     assert (package / "db" / "seed" / "citylinks-seed.json").is_file()
     assert (package / "explorer" / "__init__.py").is_file()
+    assert (package / "explorer" / "static" / "index.html").is_file()
 
 
 def test_wheel_carries_every_package_of_the_source_tree(installed: Path) -> None:
@@ -81,6 +83,13 @@ def test_installed_wheel_serves_the_bundled_data_from_any_directory(installed: P
         assert stats["cities"] > 0 and stats["partnerships"] > 0
         # the default store is a file in the working directory
         assert (tmp_path / "citylinks.db").is_file()
+        # and the explorer comes from the package, with the assets its page names
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assets = re.findall(r'(?:src|href)="(/explorer/[^"]+)"', page.text)
+        assert assets, "the explorer page names no assets"
+        for asset in assets:
+            assert httpx.get(f"http://127.0.0.1:{port}{asset}").status_code == 200, asset
     finally:
         server.terminate()
         server.wait(15)

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from citylinks.db.engine import Database
 from citylinks.db.errors import StoreError
 from citylinks.schema.compiled import sqljson
 from citylinks.schema.compiled.planner import (
@@ -52,7 +53,6 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types.arguments import convert_arguments
 
 log = logging.getLogger("citylinks.compiled")
@@ -236,10 +236,11 @@ class CompiledExecutor:
         if isinstance(coerced, list):
             return None
         try:
-            async with context.db.read() as conn:
-                run = Run(self, conn, coerced)
-                data = await self._in_sql(run, plan, context.db.dialect)
-                if data is None:
+            run = Run(self, None, coerced)
+            data = await self._in_sql(run, plan, context.db)
+            if data is None:
+                async with context.db.read() as conn:
+                    run.conn = conn
                     data = (await run.complete(plan.root, [None]))[0]
         except (NotCompilable, ApiError, StoreError, GraphQLError):
             return None
@@ -258,37 +259,45 @@ class CompiledExecutor:
                 text(statement), _NAMED_PARAMETER.sub(lambda m: f"${int(m[1]) + 1}", statement))
         return prepared
 
-    async def _fetch_row(self, conn: AsyncConnection, statement: str,
+    async def _fetch_row(self, db: Database, statement: str,
                          params: dict[str, Any]) -> Sequence[Any]:
         """The statement's one row, straight from the driver.
 
         The statement is plain text with its values bound and its answer is JSON text,
-        so SQLAlchemy's execution layer (compiling, result processing, and on aiosqlite
-        more hops to the connection's thread) would add only overhead: about a third of
-        a small request's CPU time. Where something listens to the engine's statements
-        (the tests' statement counter, echo), they go through SQLAlchemy as usual.
+        so SQLAlchemy's execution layer (connection objects, compiling, result
+        processing, and on aiosqlite more hops to the connection's thread) would add
+        only overhead: about a third of a small request's CPU time. The connection
+        still comes from, and goes back to, the engine's pool. Where something listens
+        to the engine's statements (the tests' statement counter, echo), the statement
+        goes through SQLAlchemy as usual.
         """
         prepared = self._prepared(statement)
-        engine = conn.sync_engine
+        engine = db.reader.sync_engine
         if engine.dispatch.before_cursor_execute or engine.echo:
-            return (await conn.execute(prepared.clause, params)).one()
-        driver = (await conn.get_raw_connection()).driver_connection
+            async with db.read() as conn:
+                return (await conn.execute(prepared.clause, params)).one()
+        pooled = await db.reader.raw_connection()
         try:
-            if conn.dialect.name == "postgresql":
+            driver = pooled.driver_connection
+            if db.dialect == "postgresql":
                 # Bound as p0, p1, ... in order: $1, $2, ... for asyncpg.
                 record = await driver.fetchrow(prepared.numbered, *params.values())
                 return tuple(record)
-            async with driver.execute(statement, params) as cursor:
-                row: Sequence[Any] = await cursor.fetchone()
-                return row
+            # One hop to the connection's thread (execute, fetch and close there), not
+            # three: each hop costs more than the statement of a small query.
+            (row,) = await driver.execute_fetchall(statement, params)
+            return tuple(row)
         except BaseException:
             # SQLAlchemy did not see the failure: make sure a broken connection is not
             # handed out again (it would be, after a database restart).
-            await conn.invalidate()
+            pooled.invalidate()
             raise
+        finally:
+            pooled.close()  # back to the pool: a reader's connection needs no reset
 
-    async def _in_sql(self, run: Run, plan: OperationPlan, dialect: str) -> dict[str, Any] | None:
+    async def _in_sql(self, run: Run, plan: OperationPlan, db: Database) -> dict[str, Any] | None:
         """The whole answer from one statement that builds the JSON, when the plan allows."""
+        dialect = db.dialect
         if not self.sql_tier or dialect in plan.too_deep_for:
             return None
         sql = sqljson.Sql(dialect, run.arguments)
@@ -297,7 +306,7 @@ class CompiledExecutor:
         except NotCompilable:
             return None
         try:
-            row = await self._fetch_row(run.conn, statement, sql.params)
+            row = await self._fetch_row(db, statement, sql.params)
         except (OperationalError, sqlite3.OperationalError) as error:
             # SQLite's parser has a fixed stack: deep documents nest too many
             # subqueries for it. They run on the batch tier from then on.
