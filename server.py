@@ -40,7 +40,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry import UNSET
@@ -71,6 +77,10 @@ def response_media_type(accept: str | None) -> str:
         elif media in ("application/json", "application/*", "*/*") and q > 0 and q > best_q:
             best, best_q = "application/json", q
     return best
+
+
+CDN = "https://unpkg.com/"
+VENDORED = "/explorer/vendor/"
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -146,6 +156,12 @@ class GraphQLApp(GraphQL[Context, None]):
             f"retry in {retry_after} s.",
             extensions={"code": RATE_LIMITED, "retryAfter": retry_after,
                         "limit": decision.limit, "window": limiter.window_s})])
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """Strawberry's GraphiQL page, its scripts and styles served from the package
+        (explorer/static/vendor, the same files, so the integrity hashes hold) instead
+        of unpkg.com: GraphiQL works on a closed network."""
+        return HTMLResponse(self.graphql_ide_html.replace(CDN, VENDORED))
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET that carries only a persisted query's hash (no `query`) is a GraphQL

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 import httpx
@@ -30,6 +33,25 @@ async def test_a_browser_opening_graphql_gets_graphiql(client: httpx.AsyncClient
     response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_graphiql_loads_its_scripts_and_styles_from_this_server(
+        client: httpx.AsyncClient) -> None:
+    # GraphiQL must work on a closed network: every asset its page names is served
+    # here, and is the very file its integrity hash names.
+    page = (await client.get("/graphql", headers={"accept": "text/html"})).text
+    assets = re.findall(r'<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"[^>]*>', page)
+    assert len(assets) >= 5, assets
+    assert not [a for a in assets if not a.startswith(("/", "data:"))], "assets from elsewhere"
+    for tag in re.findall(r"<(?:script|link)\b[^>]*>", page):
+        address = re.search(r'(?:src|href)="([^"]+)"', tag)
+        integrity = re.search(r'integrity="sha384-([^"]+)"', tag)
+        if address is None or integrity is None:
+            continue
+        asset = await client.get(address[1])
+        assert asset.status_code == 200, address[1]
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert digest == integrity[1], f"{address[1]} is not the file its page names"
 
 
 async def test_healthz_is_ok_while_the_database_answers(client: httpx.AsyncClient) -> None:

@@ -24,8 +24,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Built from a copy: setuptools reuses a stale build/ directory of the checkout, which
     # could hold files the package list no longer names.
     source = out / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "node_modules", "__pycache__", "*.db*"))
+    anywhere = shutil.ignore_patterns("node_modules", "__pycache__", "*.db*")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        # build/ and dist/ only at the top: vendored packages have dist/ folders of their own
+        top = {".git", ".venv", "build", "dist"} if Path(directory) == REPO else set()
+        return set(anywhere(directory, names)) | (top & set(names))
+
+    shutil.copytree(REPO, source, ignore=ignore)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
                     str(source)], check=True, capture_output=True)
     (wheel,) = out.glob("citylinks-*.whl")
@@ -88,6 +94,10 @@ def test_installed_wheel_serves_the_bundled_data_from_any_directory(installed: P
         assert page.status_code == 200 and "<html" in page.text.lower()
         assets = re.findall(r'(?:src|href)="(/explorer/[^"]+)"', page.text)
         assert assets, "the explorer page names no assets"
+        graphiql = httpx.get(f"http://127.0.0.1:{port}/graphql",
+                             headers={"accept": "text/html"}).text
+        assets += re.findall(r'(?:src|href)="(/explorer/vendor/[^"]+)"', graphiql)
+        assert any("graphiql" in asset for asset in assets), "GraphiQL names no local assets"
         for asset in assets:
             assert httpx.get(f"http://127.0.0.1:{port}{asset}").status_code == 200, asset
     finally:

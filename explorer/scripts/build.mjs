@@ -2,7 +2,7 @@
 // world map converted from world-atlas. The output is committed, so installing citylinks
 // never runs this; run it after changing src/ (see ../README.md).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +13,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 // EXPLORER_OUT: build elsewhere (the test that checks static/ is up to date with src/ does).
 const out = process.env.EXPLORER_OUT || join(root, 'static');
+const GRAPHIQL_FILES = [
+  'react/umd/react.production.min.js',
+  'react-dom/umd/react-dom.production.min.js',
+  'js-cookie/dist/js.cookie.min.js',
+  'graphiql/graphiql.min.css',
+  'graphiql/graphiql.min.js',
+  '@graphiql/plugin-explorer/dist/style.css',
+  '@graphiql/plugin-explorer/dist/index.umd.js',
+];
 const require = (path) => JSON.parse(readFileSync(join(root, 'node_modules', path), 'utf8'));
 
 function digest(text) {
@@ -55,6 +64,9 @@ async function main() {
     'The citylinks explorer bundles these libraries, each under its licence:',
     ...['d3-geo', 'd3-force', 'd3-array', 'd3-dispatch', 'd3-quadtree', 'd3-timer', 'internmap']
       .map((name) => `- ${name} ${require(`${name}/package.json`).version}: ISC licence`),
+    ...['react', 'react-dom', 'graphiql', '@graphiql/plugin-explorer']
+      .map((name) => `- ${name} ${require(`${name}/package.json`).version} (vendor/, for GraphiQL): MIT licence`),
+    `- js-cookie ${require('js-cookie/package.json').version} (vendor/, for GraphiQL): MIT licence`,
     `Map data: Natural Earth via world-atlas ${require('world-atlas/package.json').version}` +
       ' (public domain; world-atlas itself: ISC licence).',
     '',
@@ -71,8 +83,20 @@ async function main() {
     .replace('/explorer/world.json', `/explorer/world.json?v=${digest(world)}`);
   writeFileSync(join(out, 'index.html'), page);
 
-  for (const name of readdirSync(out).sort()) {
-    const size = readFileSync(join(out, name)).length;
+  // GraphiQL, as Strawberry's page for it names it (the server points that page here
+  // instead of at unpkg.com): the packages' own files, byte for byte, so the page's
+  // integrity hashes hold and GraphiQL works on a closed network.
+  for (const path of GRAPHIQL_FILES) {
+    const name = path.startsWith('@') ? path.split('/').slice(0, 2).join('/') : path.split('/')[0];
+    const { version } = require(`${name}/package.json`);
+    const target = join(out, 'vendor', `${name}@${version}`, path.slice(name.length + 1));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(join(root, 'node_modules', path), target);
+  }
+
+  for (const name of readdirSync(out, { recursive: true }).sort()) {
+    if (statSync(join(out, name)).isDirectory()) continue;
+    const size = statSync(join(out, name)).size;
     console.log(`static/${name}  ${(size / 1024).toFixed(1)} KiB`);
   }
 }

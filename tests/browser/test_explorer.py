@@ -691,3 +691,32 @@ def test_a_server_refusing_too_many_requests_is_said_in_words(
     search_box(page).fill("hue")
     expect(page.get_by_text(re.compile("Search failed: The server is answering too many"))
            ).to_be_visible()
+
+
+# --- GraphiQL ------------------------------------------------------------------------------
+
+
+def test_graphiql_opened_from_a_view_runs_its_request_without_other_hosts(
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    # given: Hải Phòng's view, and the link to its request in GraphiQL
+    page, watch = watched
+    page.goto(explorer.place_url("Hai Phong", "VN"))
+    expect(heading(page)).to_contain_text("Hải Phòng")
+    panel = page.get_by_role("region", name="The GraphQL request behind this page")
+    href = panel.get_by_role("link", name="Open in GraphiQL").get_attribute("href")
+    assert href
+
+    # when: GraphiQL opens on it (its scripts come from the server: the watch refuses and
+    # records any request to another host) and runs it
+    page.goto(href)
+    run = page.locator(".graphiql-execute-button")
+    expect(run).to_be_visible(timeout=30_000)
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("partners")
+    run.click()
+
+    # then: the answer is the view's data (the editor draws only its first lines)
+    response = page.locator(".graphiql-response")
+    expect(response).to_contain_text('"localName": "Hải Phòng"', timeout=30_000)
+    expect(response).to_contain_text('"since": "2009-04"')
+    screenshot(page, "graphiql", full_page=False)
+    assert not watch.foreign_requests

@@ -26,8 +26,11 @@ def test_committed_assets_are_rebuilt_from_the_sources(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
     committed = EXPLORER / "static"
-    built = sorted(p.name for p in out.iterdir())
-    assert sorted(p.name for p in committed.iterdir()) == built
+    def files(root: Path) -> list[str]:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    built = files(out)
+    assert files(committed) == built
     stale = [name for name in built if (out / name).read_bytes() != (committed / name).read_bytes()]
     assert not stale, (f"explorer/static/ is older than explorer/src/ ({', '.join(stale)}): "
                        "run `cd explorer && npm ci && npm run build` and commit static/")
