@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from serving import wait_until_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get(
@@ -117,17 +118,7 @@ class Server:
             [sys.executable, "-m", "citylinks", "serve", "--db", url, "--port", str(self.port),
              "--workers", "1", "--log-level", "warning"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"server exited early, see {log_path}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit("server did not become healthy")
+        wait_until_healthy(self.base, self.process, log_path)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from serving import wait_until_healthy
 
 PG_ADMIN = os.environ.get("CITYLINKS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CREATE_CITY = "mutation C($input: CityInput!) { createCity(input: $input) { id name } }"
@@ -172,15 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                                        str(args.workers), "--log-level", "warning"],
                                       env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited; see {log_dir / 'server.log'}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_until_healthy(url, server, log_dir / "server.log")
         result = asyncio.run(asyncio.wait_for(
             drive(url, token, args.seconds, args.concurrency, args.writes),
             timeout=args.seconds + 120))

@@ -109,3 +109,16 @@ def test_installed_wheel_prints_the_schema(installed: Path, tmp_path: Path) -> N
     result = _run(installed, tmp_path, "schema")
     assert result.returncode == 0, result.stderr
     assert "type City implements Node" in result.stdout
+
+
+def test_every_shipped_asset_is_committed() -> None:
+    # The wheel is built from a clean checkout in CI: a file that .gitignore hides
+    # (a vendored package's dist/ folder, say) is in this tree but not in the wheel.
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    tracked = set(subprocess.run(["git", "ls-files", "explorer/static", "db"], cwd=REPO,
+                                 capture_output=True, text=True, check=True).stdout.split())
+    shipped = {str(p.relative_to(REPO)) for folder in ("explorer/static", "db")
+               for p in (REPO / folder).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped - tracked == set(), "files the package ships that git does not track"
