@@ -146,7 +146,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _compiled_post(self, request: Any) -> Response | None:
         """A query POSTed as JSON that the compiled path has planned, answered without
         Strawberry's generic request parsing and dispatch: on a small query those cost
-        a tenth of the request. Context, rate limit, result processing and the response
+        about a seventh of the request's CPU time. Context, rate limit, result processing and the response
         are Strawberry's and this class's own hooks, as on the usual way. Anything else
         (GET, other media types or streaming, batches, persisted queries, mutations,
         documents over a limit or outside the compiled subset) returns None before any
@@ -174,7 +174,7 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         record_graphql(request, operation_name, None)
-        result = await self._rate_limit(request, context, sub_response)
+        result: Any = await self._rate_limit(request, context, sub_response)
         if result is None:
             result = await self.compiled.execute(query, variables, operation_name, context)
         if result is None:  # the reference answers, and words any error

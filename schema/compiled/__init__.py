@@ -17,7 +17,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import strawberry
@@ -192,7 +192,7 @@ class CompiledExecutor:
         self._cache: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
         self._cache_size = cache_size
 
-    def plain_arguments(self, field: FieldPlan) -> dict[str, str] | bool:
+    def plain_arguments(self, field: FieldPlan) -> dict[str, str] | Literal[False]:
         """The field's GraphQL -> Python argument names when Strawberry's conversion
         would return every value unchanged (built-in scalars and lists of them)."""
         names: dict[str, str] = {}
@@ -278,7 +278,7 @@ class CompiledExecutor:
                 return (await conn.execute(prepared.clause, params)).one()
         pooled = await db.reader.raw_connection()
         try:
-            driver = pooled.driver_connection
+            driver: Any = pooled.driver_connection
             if db.dialect == "postgresql":
                 # Bound as p0, p1, ... in order: $1, $2, ... for asyncpg.
                 record = await driver.fetchrow(prepared.numbered, *params.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from graphql import (
     BooleanValueNode,
@@ -49,7 +49,7 @@ class FieldPlan:
     converted: dict[Any, dict[str, Any]] = field(default_factory=dict)
     # GraphQL name -> Python name when every argument is a built-in scalar, which
     # Strawberry passes through unchanged; False when some need converting; None: unknown.
-    plain_arguments: dict[str, str] | bool | None = None
+    plain_arguments: dict[str, str] | Literal[False] | None = None
 
 
 @dataclass
