@@ -102,6 +102,31 @@ async def test_nested_queries_by_id_agree_on_both_paths(world_app: Any) -> None:
         assert compiled.data == reference.data
 
 
+DEEP = """{ cities(first: 3) { nodes { name partners(first: 2) { nodes { city { name
+  partners(first: 2) { nodes { city { name partners(first: 2) { nodes { city { name } } } } } }
+  } } } } } }"""
+
+
+async def test_a_document_too_deep_for_sqlites_parser_answers_on_the_batch_tier(
+        world_app: Any) -> None:
+    # SQLite's parser has a fixed stack: this document's one statement overflows it. The
+    # answer must still be exact, the plan must remember it, and the pooled connection
+    # the refused statement ran on must not be lost.
+    app, _ = world_app
+    reference = await _reference(app, DEEP, {})
+    first = await _compiled(app, DEEP, {})
+    again = await _compiled(app, DEEP, {})
+    assert first is not None and again is not None and reference.errors is None
+    assert first.data == reference.data == again.data
+    plan = app.state.graphql.compiled.compile(DEEP, None)
+    if app.state.db.dialect == "sqlite":
+        assert plan.too_deep_for == {"sqlite"}
+    else:
+        assert plan.too_deep_for == set()  # PostgreSQL's parser takes it
+    pool = app.state.db.reader.sync_engine.pool
+    assert pool.checkedout() == 0
+
+
 @pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
 async def test_one_plan_answers_each_set_of_variables_afresh(world_app: Any,
                                                             sql_tier: bool) -> None:
