@@ -146,11 +146,11 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _compiled_post(self, request: Any) -> Response | None:
         """A query POSTed as JSON that the compiled path has planned, answered without
         Strawberry's generic request parsing and dispatch: on a small query those cost
-        about a seventh of the request's CPU time. Context, rate limit, result processing and the response
-        are Strawberry's and this class's own hooks, as on the usual way. Anything else
-        (GET, other media types or streaming, batches, persisted queries, mutations,
-        documents over a limit or outside the compiled subset) returns None before any
-        side effect, and takes the usual way."""
+        about a seventh of the request's CPU time. Context, rate limit, result
+        processing and the response are Strawberry's and this class's own hooks, as on
+        the usual way. Anything else (GET, other media types or streaming, batches,
+        persisted queries, mutations, documents over a limit or outside the compiled
+        subset) returns None before any side effect, and takes the usual way."""
         if request.scope.get("type") != "http" or request.method != "POST":
             return None
         media_type, _ = parse_content_type(request.headers.get("content-type", ""))

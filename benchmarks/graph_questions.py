@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serving import wait_until_healthy
+from serving import free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get(
@@ -75,12 +74,6 @@ SELECT min(f.depth + b.depth) FROM fwd f JOIN bwd b ON b.node = f.node"""
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _pg(*statements: str) -> None:

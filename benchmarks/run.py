@@ -24,7 +24,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ REPO = HERE.parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 import world  # noqa: E402
+from serving import free_port, pg_fetch  # noqa: E402
 from shapes import SHAPES, VARIABLE, city_id  # noqa: E402
 
 PYTHON = sys.executable
@@ -150,20 +150,10 @@ def postgres_target(url: str) -> Target:
     return Target("PostgreSQL", url)
 
 
-async def _pg(dsn: str, *statements: str) -> list[Any]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        return [await connection.fetch(s) for s in statements]
-    finally:
-        await connection.close()
-
-
 def pg_version(target: Target) -> str:
     # Asked of the maintenance database: the benchmark's own may not exist yet.
     admin = target.pg_dsn.rsplit("/", 1)[0] + "/postgres"
-    rows = asyncio.run(_pg(admin, "SHOW server_version"))
+    rows = asyncio.run(pg_fetch(admin, "SHOW server_version"))
     return str(rows[0][0][0])
 
 
@@ -176,7 +166,7 @@ def recreate(target: Target) -> None:
 
     name = make_url(target.url).database
     admin = target.pg_dsn.rsplit("/", 1)[0] + "/postgres"
-    asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+    asyncio.run(pg_fetch(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
                     f'CREATE DATABASE "{name}"'))
 
 
@@ -192,7 +182,7 @@ def import_world(target: Target, path: Path) -> float:
     if target.sqlite_path is None:
         # What autovacuum would do a minute later anyway; done now so that plans
         # do not change in the middle of a measurement.
-        asyncio.run(_pg(target.pg_dsn, "ANALYZE"))
+        asyncio.run(pg_fetch(target.pg_dsn, "ANALYZE"))
     return elapsed
 
 
@@ -218,7 +208,7 @@ def read_values(target: Target) -> dict[str, list[Any]]:
         with contextlib.closing(sqlite3.connect(target.sqlite_path)) as connection:
             rows = {k: [r[0] for r in connection.execute(q)] for k, q in VALUE_QUERIES.items()}
     else:
-        fetched = asyncio.run(_pg(target.pg_dsn, *VALUE_QUERIES.values()))
+        fetched = asyncio.run(pg_fetch(target.pg_dsn, *VALUE_QUERIES.values()))
         rows = {k: [r[0] for r in v] for k, v in zip(VALUE_QUERIES, fetched, strict=True)}
     return rows
 
@@ -233,13 +223,6 @@ def variable_pools(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 
 # -- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _pin(cpu: int | None) -> Any:

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from serving import wait_until_healthy
+from serving import free_port, pg_fetch, wait_until_healthy
 
 PG_ADMIN = os.environ.get("CITYLINKS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CREATE_CITY = "mutation C($input: CityInput!) { createCity(input: $input) { id name } }"
@@ -51,22 +50,6 @@ NODES = "query N($ids: [ID!]!) { nodes(ids: $ids) { id ... on City { name } } }"
 
 def _loopback(host: str | None) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _pg(dsn: str, *statements: str) -> list[Any]:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        return [await conn.fetch(s) for s in statements]
-    finally:
-        await conn.close()
 
 
 def percentile(sorted_ms: list[float], fraction: float) -> float:
@@ -159,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     db_url = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
     citylinks = [sys.executable, "-m", "citylinks"]
     env = {**os.environ, "CITYLINKS_RATE_LIMIT": "0", "CITYLINKS_REQUEST_LOG": "0"}
-    asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_fetch(admin, f'CREATE DATABASE "{name}"'))
     log_dir = Path(tempfile.mkdtemp(prefix="citylinks-soak-"))
     server = None
     try:
@@ -177,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(asyncio.wait_for(
             drive(url, token, args.seconds, args.concurrency, args.writes),
             timeout=args.seconds + 120))
-        duplicates, stored = asyncio.run(_pg(
+        duplicates, stored = asyncio.run(pg_fetch(
             admin.rsplit("/", 1)[0] + "/" + name,
             "SELECT name FROM places WHERE name LIKE 'Soak %' GROUP BY name HAVING count(*) > 1",
             "SELECT count(*) AS n FROM places WHERE name LIKE 'Soak %'"))
@@ -196,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait(20)
             except subprocess.TimeoutExpired:
                 server.kill()
-        asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_fetch(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         shutil.rmtree(log_dir, ignore_errors=True)
 
 

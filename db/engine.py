@@ -117,20 +117,18 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
     url = normalize_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
-    reader_kwargs: dict[str, Any] = {}
+    # Each aiosqlite connection is a thread: past a few, more threads only take the CPU
+    # from the event loop (and from each other) while their queries wait.
+    readers = SQLITE_READERS
     if parsed.get_backend_name() == "postgresql":
         # No pre-ping: it is a round trip per checkout. A connection that died with
         # its server is invalidated on its first error and the pool opens fresh ones.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)
-        # Reads beyond the pool wait for a connection rather than overflow: an
-        # overflow connection is closed when it comes back, and opening one costs
-        # more than the read, so under load the pool churned and throughput fell.
-        reader_kwargs = dict(pool_size=pool_size, max_overflow=0, pool_timeout=30)
-    else:
-        # Each aiosqlite connection is a thread. Past a few, more threads only
-        # take the CPU from the event loop (and from each other) while queries
-        # wait: a read waits for a free connection instead.
-        reader_kwargs = dict(pool_size=SQLITE_READERS, max_overflow=0, pool_timeout=30)
+        readers = pool_size
+    # Reads beyond the pool wait for a connection rather than overflow: an overflow
+    # connection is closed when it comes back, and opening one costs more than the
+    # read, so under load the pool churned and throughput fell.
+    reader_kwargs = dict(pool_size=readers, max_overflow=0, pool_timeout=30)
     engine = create_async_engine(url, **kwargs)
     reader = create_async_engine(url, pool_reset_on_return=None,
                                  execution_options={_READER: True}, **reader_kwargs)
