@@ -49,9 +49,11 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect
 from strawberry import UNSET
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -85,8 +87,22 @@ CDN = "https://unpkg.com/"
 VENDORED = "/explorer/vendor/"
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go out as JSON text frames: Strawberry sends bytes
+    from `encode_json` as binary frames, which graphql-ws (Apollo, urql, browsers) and
+    gql refuse."""
+
+    async def send_json(self, message: Any) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view, with citylinks' context and a faster JSON encoder."""
+
+    websocket_adapter_class = TextFrameWebSocketAdapter
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(

@@ -106,7 +106,7 @@ async def subscription(server: LiveServer, variables: dict[str, Any] | None = No
     url = server.url.replace("http://", "ws://") + "/graphql"
     async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "connection_init"}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        ack = await next_message(ws)
         assert ack["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
             "query": PARTNERSHIP_CHANGED, "variables": variables or {}}}))
@@ -114,7 +114,11 @@ async def subscription(server: LiveServer, variables: dict[str, Any] | None = No
 
 
 async def next_message(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    """The next protocol message, which must be a text frame: `websockets` hands over
+    binary frames as bytes just as readily, where graphql-ws and gql refuse them."""
+    frame = await asyncio.wait_for(ws.recv(), timeout)
+    assert isinstance(frame, str), f"graphql-transport-ws message sent as a binary frame: {frame!r}"
+    message: dict[str, Any] = json.loads(frame)
     return message
 
 
