@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from citylinks.schema.aggregates import AggregateQuery
 from citylinks.schema.errors import ErrorCodes
 from citylinks.schema.federation import (
     FEDERATION_VERSION,
@@ -25,7 +26,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-Query = merge_types("Query", (BaseQuery, GraphQuery))
+Query = merge_types("Query", (BaseQuery, GraphQuery, AggregateQuery))
 
 
 class CitylinksSchema(FederatedSchema):
