@@ -15,22 +15,40 @@ from typing import Any
 
 import orjson
 from citylinks.db.errors import InvalidInput
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# A cursor value must fit the databases' 64-bit integers (PostgreSQL refuses a larger one).
+_LARGEST_KEY = 2**63 - 1
 
 
 @dataclass(frozen=True)
 class PageArgs:
-    """Validated Relay arguments: exactly one of `first` / `last` is set."""
+    """Validated Relay arguments: exactly one of `first` / `last` is set.
+
+    `ordering` names the ordering the cursors were decoded for: a page is only ever
+    fetched in that ordering (a cursor checked against one ordering and applied in
+    another is how a connection came to refuse its own cursors)."""
 
     first: int | None = DEFAULT_PAGE_SIZE
     after: tuple[Any, ...] | None = None
     last: int | None = None
     before: tuple[Any, ...] | None = None
+    ordering: str = ""
 
     @property
     def size(self) -> int:
@@ -49,6 +67,24 @@ class OrderKey:
     descending: bool = False
     null_sentinel: Any = None
 
+    def accepts(self, value: Any) -> bool:
+        """Whether a decoded cursor value has this key's type (a forged cursor is refused
+        before it reaches the database, which would fail on it)."""
+        if value is None:
+            return self.null_sentinel is not None
+        if isinstance(self.null_sentinel, dt.date):
+            return isinstance(value, str)
+        try:
+            python_type = self.column.type.python_type
+        except NotImplementedError:
+            return True
+        if python_type is float:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        if python_type is int:
+            return (isinstance(value, int) and not isinstance(value, bool)
+                    and abs(value) <= _LARGEST_KEY)
+        return isinstance(value, python_type)
+
     def expression(self) -> ColumnElement[Any]:
         if self.null_sentinel is None:
             return self.column
@@ -61,6 +97,12 @@ class Ordering:
 
     name: str
     keys: tuple[OrderKey, ...]
+
+    def on(self, selectable: FromClause) -> Ordering:
+        """The same ordering over `selectable`'s columns of the same names (a subquery's)."""
+        return Ordering(self.name, tuple(
+            OrderKey(selectable.c[key.column.key], key.descending, key.null_sentinel)  # type: ignore[index]
+            for key in self.keys))
 
 
 @dataclass
@@ -91,7 +133,9 @@ def decode_cursor(cursor: str, ordering: Ordering, field_name: str) -> tuple[Any
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         name, values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if name != ordering.name or len(values) != len(ordering.keys):
+        if (name != ordering.name or not isinstance(values, list)
+                or len(values) != len(ordering.keys)
+                or not all(key.accepts(v) for key, v in zip(ordering.keys, values, strict=True))):
             raise ValueError(name)
         return tuple(
             dt.date.fromisoformat(v) if isinstance(key.null_sentinel, dt.date) else v
@@ -116,19 +160,24 @@ def page_args(first: int | None, after: str | None, last: int | None, before: st
         after=decode_cursor(after, ordering, "after") if after is not None else None,
         last=last,
         before=decode_cursor(before, ordering, "before") if before is not None else None,
+        ordering=ordering.name,
     )
 
 
 def _beyond(keys: Sequence[OrderKey], values: Sequence[Any], forward: bool) -> ColumnElement[bool]:
     """Rows strictly after (forward) or before the cursor position in this ordering."""
+    def bound(j: int) -> Any:
+        value = values[j] if values[j] is not None else keys[j].null_sentinel
+        # Whole numbers as BIGINT: a null's sentinel (2**62) or any key beyond 32 bits
+        # would not fit the column's INTEGER, and PostgreSQL refuses the parameter.
+        return literal(value, BigInteger) if isinstance(value, int) else value
+
     clauses = []
     for i, key in enumerate(keys):
         later = key.descending != forward  # XOR: descending flips the comparison
         expression = key.expression()
-        value = values[i] if values[i] is not None else key.null_sentinel
-        step = expression > value if later else expression < value
-        equal_before = [keys[j].expression() == (values[j] if values[j] is not None
-                                                 else keys[j].null_sentinel) for j in range(i)]
+        step = expression > bound(i) if later else expression < bound(i)
+        equal_before = [keys[j].expression() == bound(j) for j in range(i)]
         clauses.append(and_(*equal_before, step))
     return or_(*clauses) if clauses else false()
 
@@ -141,6 +190,8 @@ def _order_by(keys: Sequence[OrderKey], reverse: bool) -> list[ColumnElement[Any
 
 
 def _cursor_filter(ordering: Ordering, args: PageArgs) -> list[ColumnElement[bool]]:
+    if (args.after is not None or args.before is not None) and args.ordering != ordering.name:
+        raise ValueError(f"cursors decoded for {args.ordering!r} applied to {ordering.name!r}")
     clauses = []
     if args.after is not None:
         clauses.append(_beyond(ordering.keys, args.after, forward=True))

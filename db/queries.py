@@ -42,8 +42,10 @@ from citylinks.db.partial_dates import parse_partial_date
 from citylinks.db.text import search_key, sort_key
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
     case,
+    column,
     exists,
     func,
     literal,
@@ -147,6 +149,20 @@ PARTNERSHIP_ORDERINGS = {
     ("DISTANCE", "DESC"): Ordering(
         "distance-desc", (OrderKey(PS.c.distance_km, True, -1.0), OrderKey(PS.c.id))),
 }
+
+# A place's partnerships, seen from it: by partnership id, the same ordering as
+# PARTNERSHIPS_BY_ID; with its subdivisions a partnership between two places of one tree
+# shows once per end, so the end (self_id) breaks the tie. Keyed by column name: the
+# pages are taken from a subquery of edges (`Ordering.on`).
+PARTNERS_BY_ID = Ordering("id", (OrderKey(column("id", Integer)),))
+PARTNERS_IN_TREE = Ordering(
+    "partner-tree", (OrderKey(column("id", Integer)), OrderKey(column("self_id", Integer))))
+
+
+def partner_ordering(include_subdivisions: bool) -> Ordering:
+    """The ordering of `City.partners` and `City.partnerships`: cursors are checked against it."""
+    return PARTNERS_IN_TREE if include_subdivisions else PARTNERS_BY_ID
+
 
 ORG = Organization.__table__
 ORGANIZATIONS_BY_NAME = Ordering("org-name", (OrderKey(ORG.c.sort_key), OrderKey(ORG.c.id)))
@@ -539,10 +555,7 @@ async def partner_pages(conn: AsyncConnection, place_ids: Sequence[int],
     query = select(*edges.c).select_from(edges)
     if clauses:
         query = query.where(edges.c.id.in_(select(PS.c.id).where(*clauses)))
-    ordering = Ordering("partner", (OrderKey(edges.c.id),))
-    if include_subdivisions:
-        # A partnership between two places of one tree shows once per end.
-        ordering = Ordering("partner-tree", (OrderKey(edges.c.id), OrderKey(edges.c.self_id)))
+    ordering = partner_ordering(include_subdivisions).on(edges)
     return await fetch_pages(conn, query, parent, place_ids, ordering, args,
                              with_total=with_total)
 

@@ -232,9 +232,10 @@ def connection(fetch_pages: Callable[..., Awaitable[dict[int, Page]]]) -> Any:
 
 async def _partner_pages(run: Any, ids: list[int], args: dict[str, Any],
                          with_total: bool, spec: Any) -> dict[int, Page]:
+    include_subdivisions = bool(args.get("include_subdivisions"))
     return await queries.partner_pages(
-        run.conn, ids, spec, _page_args(args, queries.PARTNERSHIPS_BY_ID),
-        with_total=with_total, include_subdivisions=bool(args.get("include_subdivisions")))
+        run.conn, ids, spec, _page_args(args, queries.partner_ordering(include_subdivisions)),
+        with_total=with_total, include_subdivisions=include_subdivisions)
 
 
 async def partners_pages(run: Any, ids: list[int], args: dict[str, Any],

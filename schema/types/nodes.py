@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar
 
 import strawberry
-from citylinks.db.queries import PARTNERSHIPS_BY_ID, PLACES_BY_NAME
+from citylinks.db.queries import PARTNERSHIPS_BY_ID, PLACES_BY_NAME, partner_ordering
 from citylinks.schema.enums import (
     AdminLevel,
     MilestoneKind,
@@ -170,7 +170,8 @@ class City(RowNode, relay.Node):
                        filter: PartnerFilter | None = None,
                        include_subdivisions: Annotated[bool | None, SUBDIVISIONS] = False,
                        ) -> Connection[Partner]:
-        args = parse_page_args(first, after, last, before, PARTNERSHIPS_BY_ID)
+        args = parse_page_args(first, after, last, before,
+                               partner_ordering(bool(include_subdivisions)))
         page = await _loaders(info).partner_pages_by_place.load(PageKey(
             self.row.id, args, wants_total(info), partner_filter_spec(filter),
             bool(include_subdivisions)))
@@ -182,7 +183,8 @@ class City(RowNode, relay.Node):
                            before: str | None = None, filter: PartnershipFilter | None = None,
                            include_subdivisions: Annotated[bool | None, SUBDIVISIONS] = False,
                            ) -> Connection[Partnership]:
-        args = parse_page_args(first, after, last, before, PARTNERSHIPS_BY_ID)
+        args = parse_page_args(first, after, last, before,
+                               partner_ordering(bool(include_subdivisions)))
         page = await _loaders(info).partner_pages_by_place.load(PageKey(
             self.row.id, args, wants_total(info), partnership_filter_spec(filter),
             bool(include_subdivisions)))
