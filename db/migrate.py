@@ -30,10 +30,40 @@ def _is_empty(connection: Connection) -> bool:
     return not inspect(connection).has_table("places")
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Outside any transaction (SQLite ignores the pragma inside one), on the driver's
+    connection so that SQLAlchemy does not begin one first."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"a migration left rows whose reference is gone: {broken[:5]}")
+
+
 async def upgrade(database: Database) -> bool:
-    """Migrate to head; return True when the database had no citylinks tables before."""
+    """Migrate to head; return True when the database had no citylinks tables before.
+
+    On SQLite foreign keys are off while the migrations run: a migration that
+    recreates a table (batch mode: copy, drop, rename) would otherwise cascade the
+    drop into the rows that refer to it. They are checked before the commit."""
+    sqlite = database.dialect == "sqlite"
     async with database.engine.connect() as connection:
-        was_empty = await connection.run_sync(_is_empty)
-        await connection.run_sync(_upgrade)
-        await connection.commit()
+        if sqlite:
+            await connection.run_sync(_sqlite_foreign_keys, False)
+        try:
+            was_empty = await connection.run_sync(_is_empty)
+            await connection.run_sync(_upgrade)
+            if sqlite:
+                await connection.run_sync(_check_foreign_keys)
+            await connection.commit()
+        finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.run_sync(_sqlite_foreign_keys, True)
     return was_empty

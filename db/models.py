@@ -303,3 +303,14 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Ids are never reused, so a deleted object's id never names another one (a client's
+# cache, another subgraph keyed on the id). PostgreSQL's sequences never go back;
+# SQLite needs AUTOINCREMENT, else the next row gets the largest id + 1, which is a
+# deleted row's id when the newest was deleted (migration 0003).
+for _table in Base.metadata.tables.values():
+    _key = list(_table.primary_key.columns)
+    if len(_key) == 1 and isinstance(_key[0].type, Integer):
+        _table.dialect_kwargs["sqlite_autoincrement"] = True
+
