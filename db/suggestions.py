@@ -168,6 +168,16 @@ class _Scorer:
             total += PROXIMITY_WEIGHT * max(0.0, 1 - distance / HALF_CIRCUMFERENCE_KM)
         return round(total, 3), shared
 
+    def has_a_reason(self, candidate: int, common: list[int], shared: tuple[int, ...],
+                     sector_id: int | None) -> bool:
+        """Whether a reason besides distance holds: a candidate reached through a signal
+        that then does not hold for it (places like ours twinned with it, but by a kind
+        we have none of) would be suggested for its distance alone."""
+        return bool(common or shared or sector_id is not None
+                    or self.organizations & self.index.place_organizations.get(
+                        candidate, frozenset())
+                    or self.peers_of(candidate))
+
     def reasons(self, candidate: int, common: list[int], shared: tuple[int, ...],
                 sector_id: int | None) -> list[str]:
         index = self.index
@@ -221,6 +231,8 @@ def suggest_partners(index: GraphIndex, place_id: int, first: int,
         if len(best) >= first and bound + 0.001 < -best[-1][0]:
             break
         score, shared = scorer.score(x, common)
+        if not scorer.has_a_reason(x, common, shared, sector_id):
+            continue
         bisect.insort(best, (-score, x, shared, common))
         del best[first:]
     return [

@@ -460,3 +460,27 @@ async def test_active_on_refuses_what_is_not_a_partial_date(
     for on in ["2009-13", "09", "2009/04", "2009-02-30"]:
         body = await gql(client, PARTNERSHIPS_ACTIVE_ON, {"on": on})
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", on
+
+
+async def test_every_suggestion_says_why_and_distance_alone_suggests_nothing(
+        app_and_client: tuple[Any, httpx.AsyncClient]) -> None:
+    # given a place whose only partnership is a friendship, a place like it (same country,
+    # same level) twinned as sister cities with a faraway place, and nothing else in common
+    app, client = app_and_client
+    places = [place("lonely", "Gq Lonely", "NR", latitude=-0.5, longitude=166.9),
+              place("friend", "Gq Friend", "NR", latitude=-0.6, longitude=166.9),
+              place("peer", "Gq Peer Nr", "NR", latitude=-0.55, longitude=166.95),
+              place("far", "Gq Faraway", "IS", latitude=64.1, longitude=-21.9),
+              place("peer-friend", "Gq Peer Friend", "FR", latitude=48.8, longitude=2.3)]
+    await load(app.state.db, document(places, [
+        partnership("lonely", "friend", kind="FRIENDSHIP"),
+        partnership("peer", "far", kind="SISTER_CITY"),
+        partnership("peer", "peer-friend", kind="FRIENDSHIP")]))
+    found = (await _suggest(client, "Gq Lonely", first=50))["data"]["suggestPartners"]
+    # then the faraway place, whose only score is its distance, is not suggested, and
+    # every suggestion has a reason besides distance
+    names = {s["city"]["name"] for s in found}
+    assert "Gq Faraway" not in names
+    assert "Gq Peer Friend" in names
+    for suggestion in found:
+        assert [r for r in suggestion["reasons"] if not r.startswith("close by")], suggestion
