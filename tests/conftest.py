@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +34,27 @@ from sqlalchemy import event
 PG_ADMIN = os.environ.get("CITYLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parent.parent
 TWINNINGS = REPO.parent / "shared" / "data" / "twinnings"
+
+
+# With CI=true a test skipped for want of a service, a browser or a client fails instead:
+# a green CI must mean that everything ran. These are the words of those skips.
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+MISSING_SERVICE = re.compile(
+    r"PostgreSQL|Redis|chromium|Node\.js|node and npm|npm registry|is not answering", re.I)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if MISSING_SERVICE.search(reason):
+        report.outcome = "failed"
+        report.longrepr = (f"CI=true, and this test would have been skipped: {reason}\n"
+                           "In CI a missing service, browser or client is a failure "
+                           "(.ci/run installs and starts them).")
 
 
 def _pg_admin_dsn() -> str:
@@ -110,6 +132,14 @@ def db_url(request: pytest.FixtureRequest, templates: dict[str, str],
            tmp_path: Path) -> Iterator[str]:
     """A fresh store with the bundled data, on each backend in turn."""
     url, cleanup = fresh_store(request.param, templates, tmp_path)
+    yield url
+    cleanup()
+
+
+@pytest.fixture
+def pg_url(templates: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL store, for what only PostgreSQL does (several workers on one store)."""
+    url, cleanup = fresh_store("postgresql", templates, tmp_path)
     yield url
     cleanup()
 

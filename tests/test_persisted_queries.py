@@ -152,9 +152,9 @@ def _worker_of(server: LiveServer, client_port: int) -> int | None:
 
 
 @pytest.fixture
-def two_workers(db_url: str) -> Iterator[LiveServer]:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several worker processes share one PostgreSQL; SQLite runs in one process")
+def two_workers(pg_url: str) -> Iterator[LiveServer]:
+    # Several worker processes share one PostgreSQL; SQLite runs in one process.
+    db_url = pg_url
     server = LiveServer(db_url, workers=2, env={"CITYLINKS_RATE_LIMIT": "0"}).start()
     yield server
     server.stop()
