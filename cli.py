@@ -77,9 +77,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from citylinks.transfer.run import run_import
+    from citylinks.transfer.run import WikidataOptions, run_import, run_wikidata_update
 
-    return run_import(args.file, args.format, _db_url(args))
+    settings = Settings.from_env()
+    options = WikidataOptions(
+        endpoint=args.endpoint or settings.wikidata_endpoint,
+        timeout=args.timeout or settings.wikidata_timeout,
+        contact=settings.wikidata_contact, complete=args.complete, save=args.save,
+        list_all=args.list_all)
+    if args.file is None:
+        if args.format != "wikidata":
+            print("citylinks import: give a FILE, or --format wikidata to fetch the world's "
+                  "twinnings from the Wikidata query service", file=sys.stderr)
+            return 2
+        return run_wikidata_update(None, _db_url(args), options)
+    return run_import(args.file, args.format, _db_url(args), options)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -246,10 +258,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(upgrade)
     upgrade.set_defaults(run=cmd_db_upgrade)
 
-    imp = commands.add_parser("import", help="load partnerships from a file")
-    imp.add_argument("file")
+    imp = commands.add_parser("import", help=(
+        "load partnerships from a file, or update from the Wikidata query service"))
+    imp.add_argument("file", nargs="?", default=None, help=(
+        "the file to load; without it, --format wikidata fetches the twinning query's "
+        "answer from the query service"))
     imp.add_argument("--format", choices=["json", "csv", "wikidata"], default=None,
                      help="default: from the file name's extension")
+    imp.add_argument("--endpoint", default=None, help=(
+        "wikidata: the SPARQL endpoint to ask (default: $CITYLINKS_WIKIDATA_ENDPOINT, else "
+        "https://query.wikidata.org/sparql)"))
+    imp.add_argument("--timeout", type=float, default=None, help=(
+        "wikidata: seconds the query service may take (default 120)"))
+    imp.add_argument("--complete", action="store_true", help=(
+        "wikidata, with a FILE: the file is the whole answer, so pairs it lacks are marked as "
+        "no longer on Wikidata (always so when fetching)"))
+    imp.add_argument("--save", default=None, metavar="FILE", help=(
+        "wikidata, when fetching: also write the answer to FILE"))
+    imp.add_argument("--list-all", action="store_true", help=(
+        "wikidata: list every changed pair (default: the first 25 of each kind)"))
     _add_db(imp)
     imp.set_defaults(run=cmd_import)
 

@@ -19,7 +19,7 @@ def _bool(value: str | None, default: bool) -> bool:
 _INT_SETTINGS = ("max_depth", "max_cost", "max_aliases", "max_tokens", "max_document_bytes",
                  "max_body_bytes", "rate_limit", "rate_limit_window", "webhook_batch_size")
 _FLOAT_SETTINGS = ("webhook_poll_interval", "webhook_timeout", "webhook_retry_base",
-                   "webhook_retry_max", "webhook_give_up_after")
+                   "webhook_retry_max", "webhook_give_up_after", "wikidata_timeout")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,12 @@ class Settings:
     webhook_retry_max: float = 3600.0
     webhook_give_up_after: float = 259_200.0
     webhook_batch_size: int = 20
+    # `citylinks import --format wikidata` without a file asks this SPARQL endpoint (a
+    # mirror, or a replay in tests); seconds it may take; the operator's contact for the
+    # User-Agent that Wikimedia's policy asks for (an e-mail address or a URL).
+    wikidata_endpoint: str = "https://query.wikidata.org/sparql"
+    wikidata_timeout: float = 120.0
+    wikidata_contact: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -84,6 +90,8 @@ class Settings:
             request_log=_bool(env.get("CITYLINKS_REQUEST_LOG"), True),
             metrics=_bool(env.get("CITYLINKS_METRICS"), True),
             webhook_delivery=_bool(env.get("CITYLINKS_WEBHOOK_DELIVERY"), True),
+            wikidata_endpoint=env.get("CITYLINKS_WIKIDATA_ENDPOINT") or cls.wikidata_endpoint,
+            wikidata_contact=env.get("CITYLINKS_WIKIDATA_CONTACT") or None,
             **{name: float(env[f"CITYLINKS_{name.upper()}"]) for name in _FLOAT_SETTINGS
                if env.get(f"CITYLINKS_{name.upper()}")},
         )

@@ -182,6 +182,7 @@ def validate_document(doc: Any, countries: dict[str, int], sectors: dict[str, in
         for j, source in enumerate(p.get("sources") or []):
             check.text(f"{where}.sources[{j}].title", source.get("title"), required=True)
             check.date(f"{where}.sources[{j}].publishedOn", source.get("publishedOn"))
+            check.date(f"{where}.sources[{j}].withdrawnOn", source.get("withdrawnOn"))
         for j, milestone in enumerate(p.get("milestones") or []):
             check.enum(f"{where}.milestones[{j}].kind", milestone.get("kind"), MilestoneKind)
             check.date(f"{where}.milestones[{j}].date", milestone.get("date"))
@@ -215,7 +216,8 @@ class _Loader:
                 ).order_by(Source.id).limit(1))
                 if existing is None:
                     row = Source(title=key[0], url=key[1], publisher=item.get("publisher"),
-                                 published_on=item.get("publishedOn"))
+                                 published_on=item.get("publishedOn"),
+                                 withdrawn_on=item.get("withdrawnOn"))
                     self.session.add(row)
                     await self.session.flush()
                     existing = row.id

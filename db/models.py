@@ -186,6 +186,9 @@ class Source(Base):
     title: Mapped[str] = mapped_column(String(500))
     publisher: Mapped[str | None] = mapped_column(String(300))
     published_on: Mapped[str | None] = mapped_column(String(10))
+    # The day an update found that the source no longer states the fact (a Wikidata
+    # statement removed): the fact is kept, and readers can tell.
+    withdrawn_on: Mapped[str | None] = mapped_column(String(10))
 
 
 class Milestone(Base):

@@ -249,7 +249,8 @@ async def sectors_by_partnership_ids(conn: AsyncConnection,
     return out
 
 
-SOURCE_COLUMNS = (Source.id, Source.url, Source.title, Source.publisher, Source.published_on)
+SOURCE_COLUMNS = (Source.id, Source.url, Source.title, Source.publisher, Source.published_on,
+                  Source.withdrawn_on)
 
 
 async def sources_by_partnership_ids(conn: AsyncConnection,

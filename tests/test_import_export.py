@@ -271,7 +271,8 @@ def test_wikidata_results_load_with_dates_at_their_precision_and_pairs_merged(
     assert cli("import", str(WIKIDATA_SAMPLE), "--format", "wikidata", "--db", db_url) == 0
     # 12 items, of which Da Nang (Q25282) and Huế (Q36167) are bundled already;
     # 9 statements, two pairs stated from both sides, one "unknown value" twin.
-    assert "places: 10 new, 2 matched; partnerships: 6 new" in capsys.readouterr().out
+    assert "6 added, 0 ended, 0 no longer on Wikidata, 0 updated, 0 unchanged, 1 skipped; " \
+        "10 new places" in capsys.readouterr().out
     after = stats(db_url)
     assert after["cities"] == before["cities"] + 10
     assert after["partnerships"] == before["partnerships"] + 6
@@ -349,15 +350,16 @@ def test_a_bad_wikidata_file_writes_nothing_and_says_why(
     assert row_counts(db_url) == before
 
 
-def test_wikidata_results_with_an_unknown_country_name_the_result(
+def test_wikidata_results_with_an_unknown_country_skip_that_pair_and_name_the_result(
         db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(WIKIDATA_SAMPLE.read_text(encoding="utf-8"))
     data["results"]["bindings"][6]["placeCountry"]["value"] = "QQ"
-    before = row_counts(db_url)
     path = write(tmp_path, "bad-country.json", json.dumps(data))
-    assert cli("import", str(path), "--format", "wikidata", "--db", db_url) == 1
-    assert "result 7 (Q25270).country: unknown country code 'QQ'" in capsys.readouterr().err
-    assert row_counts(db_url) == before
+    assert cli("import", str(path), "--format", "wikidata", "--db", db_url) == 0
+    out = capsys.readouterr().out
+    assert "result 7: Q25270 (Pristina): unknown country code 'QQ'" in out
+    assert query(db_url, CITY, name="Pristina")["city"] is None
+    assert query(db_url, CITY, name="Paris")["city"]["partnerships"]["nodes"]
 
 
 def test_a_missing_file_is_an_error(db_url: str, tmp_path: Path,

@@ -55,6 +55,8 @@ def test_wheel_carries_migrations_seed_and_explorer(installed: Path) -> None:
     assert (package / "db" / "seed" / "citylinks-seed.json").is_file()
     assert (package / "explorer" / "__init__.py").is_file()
     assert (package / "explorer" / "static" / "index.html").is_file()
+    # `citylinks import --format wikidata` runs the documented query from the package.
+    assert "?statement" in (package / "docs" / "wikidata-twinnings.rq").read_text("utf-8")
 
 
 def test_wheel_carries_every_package_of_the_source_tree(installed: Path) -> None:

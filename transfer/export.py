@@ -85,7 +85,7 @@ async def read_snapshot(conn: AsyncConnection) -> Snapshot:
         snap.partnership_organizations[partnership_id].append(organization_id)
     for row in await conn.execute(
             select(partnership_sources.c.partnership_id, Source.url, Source.title,
-                   Source.publisher, Source.published_on)
+                   Source.publisher, Source.published_on, Source.withdrawn_on)
             .join(Source, Source.id == partnership_sources.c.source_id)
             .order_by(partnership_sources.c.partnership_id, partnership_sources.c.position)):
         snap.sources[row.partnership_id].append(row)
@@ -96,7 +96,8 @@ async def read_snapshot(conn: AsyncConnection) -> Snapshot:
                       func.coalesce(Milestone.date_first, _LAST_DAY), Milestone.id)):
         snap.milestones[row.partnership_id].append(row)
     snap.milestone_sources = {row.id: row for row in await conn.execute(
-        select(Source.id, Source.url, Source.title, Source.publisher, Source.published_on)
+        select(Source.id, Source.url, Source.title, Source.publisher, Source.published_on,
+               Source.withdrawn_on)
         .where(Source.id.in_(select(Milestone.source_id).where(
             Milestone.source_id.is_not(None)))))}
     return snap
@@ -112,7 +113,7 @@ def _organization_ref(organization_id: int) -> str:
 
 def _source(row: Row[Any]) -> dict[str, Any]:
     return {"url": row.url, "title": row.title, "publisher": row.publisher,
-            "publishedOn": row.published_on}
+            "publishedOn": row.published_on, "withdrawnOn": row.withdrawn_on}
 
 
 def to_document(snap: Snapshot) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +25,51 @@ def _looks_like_sparql_results(data: Any) -> bool:
     return isinstance(data, dict) and "results" in data and "head" in data
 
 
-def read_document(path: str, fmt: str, *, detect: bool = False) -> dict[str, Any]:
-    """The file as a citylinks document; `detect` lets a .json file be Wikidata results."""
-    from citylinks.transfer.formats import document_from_csv
-
+def _is_sparql_results_file(path: str) -> bool:
+    """A .json file is read as Wikidata results when it is SPARQL JSON (checked whole:
+    a file that is not JSON at all is left to the citylinks reader to name its fault)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        return _looks_like_sparql_results(_read_json(path))
+    except (ImportFailed, OSError):
+        return False
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise ImportFailed([f"byte {error.start}: the file is not UTF-8"]) from None
-    if fmt == "csv":
-        return document_from_csv(text)
+
+
+def _read_json(path: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(_read_text(path))
     except json.JSONDecodeError as error:
         raise ImportFailed([f"line {error.lineno}: not valid JSON ({error.msg})"]) from None
-    if fmt == "wikidata" or (detect and _looks_like_sparql_results(data)):
-        from citylinks.transfer.wikidata import document_from_wikidata
 
-        return document_from_wikidata(data)
+
+def read_document(path: str, fmt: str) -> dict[str, Any]:
+    """The file as a citylinks document (csv or json)."""
+    from citylinks.transfer.formats import document_from_csv
+
+    if fmt == "csv":
+        return document_from_csv(_read_text(path))
+    data = _read_json(path)
     if not isinstance(data, dict):
         raise ImportFailed(["not a citylinks document"])
     return data
+
+
+@dataclass(frozen=True)
+class WikidataOptions:
+    """Where a Wikidata answer comes from, and how much of the store it speaks for."""
+    endpoint: str
+    timeout: float
+    contact: str | None = None
+    # A fetched answer holds every statement; a file may be one slice of the query.
+    complete: bool = False
+    save: str | None = None
+    list_all: bool = False
 
 
 class Progress:
@@ -65,7 +91,64 @@ class Progress:
             print(line, file=sys.stderr, flush=True)
 
 
-def run_import(path: str, fmt: str | None, url: str) -> int:
+def run_wikidata_update(path: str | None, url: str, options: WikidataOptions) -> int:
+    """Fetch (no path) or read the twinning query's answer and reconcile the store with it."""
+    from citylinks.transfer.wikidata import parse_answer
+    from citylinks.transfer.wikidata_fetch import fetch_answer
+    from citylinks.transfer.wikidata_reconcile import reconcile
+
+    progress = Progress()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    origin = path or options.endpoint
+    complete = options.complete or path is None
+
+    async def run(answer: Any) -> None:
+        database = create_database(url)
+        try:
+            await prepare(database, load_seed=False)
+            progress.say(f"reconciling {len(answer.pairs)} pairs over {len(answer.places)} "
+                         "places with the store")
+            async with database.write() as session:
+                result = await reconcile(session, answer, today=today, complete=complete,
+                                         progress=progress)
+            progress.say("committed" if result.changed else "nothing to write")
+            print(f"Wikidata update from {origin} on {today}, in "
+                  f"{time.monotonic() - progress.started:.1f}s")
+            print("\n".join(result.lines(options.list_all)))
+        finally:
+            await database.dispose()
+
+    try:
+        if path is None:
+            progress.say(f"asking {options.endpoint} for every twinning (P190)")
+            data = fetch_answer(options.endpoint, timeout=options.timeout,
+                                contact=options.contact, say=progress.say)
+            if options.save:
+                Path(options.save).write_text(json.dumps(data, ensure_ascii=False),
+                                              encoding="utf-8")
+                progress.say(f"saved the answer to {options.save}")
+        else:
+            progress.say(f"reading {path}")
+            data = _read_json(path)
+        answer = parse_answer(data)
+        asyncio.run(run(answer))
+    except ImportFailed as error:
+        print(f"import failed, nothing was written:\n{error}", file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"no such file: {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_import(path: str, fmt: str | None, url: str,
+               wikidata: WikidataOptions | None = None) -> int:
+    if fmt == "wikidata" or (fmt is None and Path(path).suffix.lower() == ".json"
+                             and _is_sparql_results_file(path)):
+        from citylinks.transfer.wikidata_fetch import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT
+
+        return run_wikidata_update(path, url, wikidata or WikidataOptions(
+            DEFAULT_ENDPOINT, DEFAULT_TIMEOUT))
     progress = Progress()
 
     async def run(document: dict[str, Any]) -> None:
@@ -85,7 +168,7 @@ def run_import(path: str, fmt: str | None, url: str) -> int:
 
     try:
         progress.say(f"reading {path}")
-        document = read_document(path, fmt or _guess_format(path), detect=fmt is None)
+        document = read_document(path, fmt or _guess_format(path))
         asyncio.run(run(document))
     except ImportFailed as error:
         print(f"import failed, nothing was written:\n{error}", file=sys.stderr)

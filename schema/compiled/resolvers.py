@@ -426,7 +426,7 @@ def build_registry() -> Registry:
         },
         "Source": {
             "url": scalar("url"), "title": scalar("title"), "publisher": scalar("publisher"),
-            "publishedOn": scalar("published_on"),
+            "publishedOn": scalar("published_on"), "withdrawnOn": scalar("withdrawn_on"),
         },
         "Sector": {
             "id": node_id("Sector"), "slug": scalar("slug"), "name": scalar("name"),

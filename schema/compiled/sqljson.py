@@ -474,7 +474,7 @@ def milestone_field(sql: Sql, f: FieldPlan, row: str) -> str:
 
 def source_field(sql: Sql, f: FieldPlan, row: str) -> str:
     columns = {"url": "url", "title": "title", "publisher": "publisher",
-               "publishedOn": "published_on"}
+               "publishedOn": "published_on", "withdrawnOn": "withdrawn_on"}
     if f.name in columns:
         return f"{row}.{columns[f.name]}"
     raise NotCompilable(f"Source.{f.name}")

@@ -340,6 +340,13 @@ class Source:
     def published_on(self) -> PartialDate | None:
         return self.row.published_on  # type: ignore[no-any-return]
 
+    @strawberry.field(description=(
+        "The day an update found that this source no longer states the fact (a Wikidata "
+        "statement removed since): the fact is kept and this says so. Null while the "
+        "source still states it."))
+    def withdrawn_on(self) -> PartialDate | None:
+        return self.row.withdrawn_on  # type: ignore[no-any-return]
+
 
 @strawberry.federation.type(keys=["id"], description=(
     "A field of cooperation: education, culture, ports-logistics..."))
