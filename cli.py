@@ -84,7 +84,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         endpoint=args.endpoint or settings.wikidata_endpoint,
         timeout=args.timeout or settings.wikidata_timeout,
         contact=settings.wikidata_contact, complete=args.complete, save=args.save,
-        list_all=args.list_all)
+        list_all=args.list_all, accept_missing=args.accept_missing)
     if args.file is None:
         if args.format != "wikidata":
             print("citylinks import: give a FILE, or --format wikidata to fetch the world's "
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--complete", action="store_true", help=(
         "wikidata, with a FILE: the file is the whole answer, so pairs it lacks are marked as "
         "no longer on Wikidata (always so when fetching)"))
+    imp.add_argument("--accept-missing", action="store_true", help=(
+        "wikidata: mark the pairs the answer lacks even when they are many (more than 10%% "
+        "of those stored from Wikidata, and more than 50), which is otherwise refused"))
     imp.add_argument("--save", default=None, metavar="FILE", help=(
         "wikidata, when fetching: also write the answer to FILE"))
     imp.add_argument("--list-all", action="store_true", help=(

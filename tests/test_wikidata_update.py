@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import time
 import uuid
@@ -372,3 +373,40 @@ def test_a_refusal_or_a_bad_answer_is_a_clear_error_and_writes_nothing(
     assert len(replay.received) == requests
     assert row_counts(store) == before
     assert data_version(store) == version
+
+
+def _answer(pairs: list[tuple[int, int]]) -> str:
+    """An answer in the service's format for made-up items (ids far above any real one)."""
+    def side(name: str, number: int) -> dict[str, Any]:
+        return {name: {"type": "uri", "value": f"http://www.wikidata.org/entity/Q{number}"},
+                f"{name}Label": {"xml:lang": "en", "type": "literal", "value": f"Town {number}"},
+                f"{name}Country": {"type": "literal", "value": "FR"}}
+
+    return json.dumps({"head": {"vars": ["statement", "place", "placeLabel", "placeCountry",
+                                         "twin", "twinLabel", "twinCountry"]},
+                       "results": {"bindings": [
+                           {"statement": {"type": "uri", "value": (
+                               f"http://www.wikidata.org/entity/statement/Q{a}-"
+                               f"{uuid.uuid5(uuid.NAMESPACE_URL, f'{a} {b}')}")},
+                            **side("place", a), **side("twin", b)} for a, b in pairs]}})
+
+
+def test_an_answer_lacking_many_stored_pairs_is_refused_unless_accepted(
+        sqlite_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given 60 pairs stored from Wikidata
+    pairs = [(990_000_000 + 2 * i, 990_000_001 + 2 * i) for i in range(60)]
+    whole, cut = tmp_path / "whole.json", tmp_path / "cut.json"
+    whole.write_text(_answer(pairs), encoding="utf-8")
+    cut.write_text(_answer(pairs[:5]), encoding="utf-8")
+    assert cli("import", str(whole), "--complete", "--db", sqlite_store) == 0
+    before = row_counts(sqlite_store)
+    capsys.readouterr()
+    # when an answer holding 5 of them comes, then it is refused and nothing is marked
+    assert cli("import", str(cut), "--complete", "--db", sqlite_store) == 1
+    assert "the answer lacks 55 of the 60 pairs stored from Wikidata (92%)" in \
+        capsys.readouterr().err
+    assert row_counts(sqlite_store) == before
+    # unless the operator says Wikidata did lose them
+    assert cli("import", str(cut), "--complete", "--accept-missing", "--db",
+               sqlite_store) == 0
+    assert "55 no longer on Wikidata" in capsys.readouterr().out

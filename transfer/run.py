@@ -70,6 +70,7 @@ class WikidataOptions:
     complete: bool = False
     save: str | None = None
     list_all: bool = False
+    accept_missing: bool = False
 
 
 class Progress:
@@ -110,6 +111,7 @@ def run_wikidata_update(path: str | None, url: str, options: WikidataOptions) ->
                          "places with the store")
             async with database.write() as session:
                 result = await reconcile(session, answer, today=today, complete=complete,
+                                         accept_missing=options.accept_missing,
                                          progress=progress)
             progress.say("committed" if result.changed else "nothing to write")
             print(f"Wikidata update from {origin} on {today}, in "

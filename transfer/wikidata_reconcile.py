@@ -14,7 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from citylinks.db.importer import ImportReport, Progress, load_document, reference_maps
+from citylinks.db.importer import (
+    ImportFailed,
+    ImportReport,
+    Progress,
+    load_document,
+    reference_maps,
+)
 from citylinks.db.models import Country, Partnership, Place, Source, partnership_sources
 from citylinks.db.partial_dates import parse_partial_date
 from citylinks.db.writes import ChangeEvent, record_change
@@ -35,6 +41,10 @@ _STATEMENT = re.compile(r"#(Q[1-9]\d*\$[0-9A-Fa-f-]{36})$")
 # The property's page, or an item's P190 section: the claim, without a statement id.
 _CLAIM = re.compile(r"^https?://www\.wikidata\.org/wiki/(Property:P190|Q[1-9]\d*#P190)$")
 LISTED = 25
+# An answer that lacks more than this share of the pairs stored from Wikidata (and more than
+# MISSING_FLOOR of them) looks cut short or filtered rather than edited: it is refused.
+MISSING_SHARE = 0.10
+MISSING_FLOOR = 50
 
 
 @dataclass
@@ -280,9 +290,12 @@ class _Reconciler:
 
 
 async def reconcile(session: AsyncSession, answer: WikidataAnswer, *, today: str,
-                    complete: bool, actor: str | None = "citylinks import",
+                    complete: bool, accept_missing: bool = False,
+                    actor: str | None = "citylinks import",
                     progress: Progress | None = None) -> Reconciliation:
-    """Bring the store in line with the answer, inside the caller's transaction."""
+    """Bring the store in line with the answer, inside the caller's transaction; an answer
+    that would mark too many pairs as no longer on Wikidata is refused (ImportFailed) unless
+    `accept_missing`."""
     work = _Reconciler(session, answer, today)
     result = work.result
     result.complete = complete
@@ -344,12 +357,18 @@ async def reconcile(session: AsyncSession, answer: WikidataAnswer, *, today: str
         result.places.partnerships_created += report.partnerships_created
     if complete:
         seen = set(answer.pairs)
-        for key, stored in by_pair.items():
-            if key in seen:
-                continue
-            for item in stored:
-                if item.from_wikidata:
-                    work.mark_gone(key, item)
+        from_wikidata = [(key, item) for key, stored in by_pair.items() for item in stored
+                         if item.from_wikidata]
+        missing = [(key, item) for key, item in from_wikidata if key not in seen]
+        share = len(missing) / len(from_wikidata) if from_wikidata else 0.0
+        if not accept_missing and len(missing) > MISSING_FLOOR and share > MISSING_SHARE:
+            raise ImportFailed([
+                f"the answer lacks {len(missing)} of the {len(from_wikidata)} pairs stored "
+                f"from Wikidata ({share:.0%}): it looks cut short or filtered, so none is "
+                "marked as no longer on Wikidata. If Wikidata did lose them, run again with "
+                "--accept-missing."])
+        for key, item in missing:
+            work.mark_gone(key, item)
     await work.write()
     if result.ended or result.gone or result.updated:
         await record_change(session, actor, ChangeEvent(
