@@ -12,9 +12,11 @@ from typing import Any
 import orjson
 from citylinks.apq import PersistedQueries
 from citylinks.auth import authenticate, bearer_token
+from citylinks.db import queries
 from citylinks.db.bootstrap import prepare
 from citylinks.db.engine import Database, create_database
 from citylinks.events import EventBroadcaster
+from citylinks.explorer.graphiql import EXAMPLE_PLACES, graphiql_page
 from citylinks.httpcache import HttpCache
 from citylinks.observability import (
     Metrics,
@@ -29,6 +31,7 @@ from citylinks.schema.compiled import CompiledExecutor
 from citylinks.schema.context import Context, Viewer
 from citylinks.schema.errors import RATE_LIMITED
 from citylinks.schema.federation import public_sdl
+from citylinks.schema.ids import encode_id
 from citylinks.schema.limits import BodySizeLimit
 from citylinks.schema.loaders import Loaders
 from citylinks.settings import Settings
@@ -83,8 +86,17 @@ def response_media_type(accept: str | None) -> str:
     return best
 
 
-CDN = "https://unpkg.com/"
-VENDORED = "/explorer/vendor/"
+
+
+async def _example_ids(db: Any) -> dict[str, str | None]:
+    """The global ids of the places GraphiQL's example tabs start from; None for one that
+    is not in this database (or not told apart by its country)."""
+    ids: dict[str, str | None] = {}
+    async with db.read() as conn:
+        for key, (name, country) in EXAMPLE_PLACES.items():
+            rows = await queries.places_matching_name(conn, name, country)
+            ids[key] = encode_id("City", rows[0].id) if len(rows) == 1 else None
+    return ids
 
 
 class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
@@ -230,7 +242,8 @@ class GraphQLApp(GraphQL[Context, None]):
         """Strawberry's GraphiQL page, its scripts and styles served from the package
         (explorer/static/vendor, the same files, so the integrity hashes hold) instead
         of unpkg.com: GraphiQL works on a closed network."""
-        return HTMLResponse(self.graphql_ide_html.replace(CDN, VENDORED))
+        return HTMLResponse(graphiql_page(self.graphql_ide_html,
+                                          await _example_ids(request.app.state.db)))
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET that carries only a persisted query's hash (no `query`) is a GraphQL

@@ -62,7 +62,7 @@ async function main() {
   const world = worldMap();
   const licences = [
     'The citylinks explorer bundles these libraries, each under its licence:',
-    ...['d3-geo', 'd3-force', 'd3-array', 'd3-dispatch', 'd3-quadtree', 'd3-timer', 'internmap']
+    ...['d3-geo', 'd3-force', 'd3-zoom', 'd3-selection', 'd3-transition', 'd3-interpolate', 'd3-color', 'd3-ease', 'd3-drag', 'd3-array', 'd3-dispatch', 'd3-quadtree', 'd3-timer', 'internmap']
       .map((name) => `- ${name} ${require(`${name}/package.json`).version}: ISC licence`),
     ...['react', 'react-dom', 'graphiql', '@graphiql/plugin-explorer']
       .map((name) => `- ${name} ${require(`${name}/package.json`).version} (vendor/, for GraphiQL): MIT licence`),

@@ -2,12 +2,21 @@
 
 import { graphql, missingFromSchema } from './api.js';
 import { errorView, loadingView, placeHref } from './common.js';
-import { homeView } from './home.js';
-import { HOME_QUERY, PICKED_QUERY, pathQuery, placeQuery } from './queries.js';
+import { atlasHref, atlasView, filtersOf, partnershipFilter } from './atlas.js';
+import { PICKED_QUERY, atlasQuery, pathQuery, placeQuery } from './queries.js';
 import { notFoundView, placeView } from './place.js';
 import { pathView } from './path.js';
 import { preloadWorld } from './map.js';
 import { attachCombobox } from './search.js';
+import { h } from './dom.js';
+import { navLink } from './common.js';
+
+function countryNotFound(code) {
+  return h('div', { class: 'state state-empty' },
+    h('h1', { tabindex: '-1' }, 'No such country'),
+    h('p', {}, `No place in the data is in a country with the code ${code}.`),
+    h('p', {}, navLink('/', { class: 'button' }, 'Back to the world')));
+}
 
 const main = document.getElementById('main');
 const announcer = document.getElementById('announcer');
@@ -22,7 +31,7 @@ function routeOf(location) {
   if (params.get('view') === 'path') {
     return { view: 'path', from: params.get('from') || null, to: params.get('to') || null };
   }
-  return { view: 'home' };
+  return { view: 'atlas', filters: filtersOf(params) };
 }
 
 function routeKey(route) {
@@ -62,7 +71,7 @@ let generation = 0;
 let controller = null;
 let currentKey = null;
 
-async function render(route, { focus = false, hint = null } = {}) {
+async function render(route, { focus = false, hint = null, refocus = null } = {}) {
   const mine = (generation += 1);
   if (controller) controller.abort();
   controller = new AbortController();
@@ -98,7 +107,23 @@ async function render(route, { focus = false, hint = null } = {}) {
       }
       view = pathView(route, result, { onSubmit: (href) => navigate(href), prefill });
     } else {
-      view = homeView(await fetchView(() => HOME_QUERY, {}, [], signal));
+      const { filters } = route;
+      const filter = partnershipFilter(filters);
+      const variables = filters.country ? { filter, code: filters.country } : { filter };
+      // Arcs come with the view once a filter narrows the set; the whole world is drawn as
+      // flows between countries, and the arcs of an area are fetched when zoomed in on.
+      const build = () => atlasQuery({ country: Boolean(filters.country), arcs: Boolean(filter) });
+      const result = await fetchView(build, variables, [], signal);
+      view = filters.country && !result.data.country
+        ? { element: countryNotFound(filters.country), title: 'No such country', afterMount: () => {} }
+        : atlasView(result, filters, {
+          onFilter: (next) => {
+            const name = document.activeElement && document.activeElement.name;
+            const href = atlasHref(next);
+            window.history.pushState({}, '', new URL(href, window.location.href));
+            render(routeOf(new URL(href, window.location.href)), { refocus: name ? `select[name="${name}"]` : null });
+          },
+        });
     }
   } catch (error) {
     if (signal.aborted) return;
@@ -115,6 +140,10 @@ async function render(route, { focus = false, hint = null } = {}) {
   view.afterMount();
   document.title = view.title ? `${view.title} — ${SITE}` : SITE;
   announcer.textContent = `${view.title || 'Start page'} loaded.`;
+  if (refocus) {
+    const control = main.querySelector(refocus);
+    if (control) control.focus();
+  }
   if (focus) {
     const heading = main.querySelector('h1');
     if (heading) heading.focus({ preventScroll: true });
@@ -170,3 +199,22 @@ const headerSearch = attachCombobox({
 });
 
 render(routeOf(window.location));
+
+// Focus not obscured (WCAG 2.2): scroll-padding covers most focus moves, but Chromium does not
+// scroll a control that is already partly in view, so one half under a sticky bar is moved
+// clear of it here.
+// After the browser's own scroll to the focused control, hence the next frame.
+document.addEventListener('focusin', (event) => requestAnimationFrame(() => {
+  const target = event.target;
+  if (!(target instanceof Element) || document.activeElement !== target) return;
+  const rect = target.getBoundingClientRect();
+  let covered = 0;
+  for (const bar of document.querySelectorAll('.site-header, .on-this-page')) {
+    if (bar.contains(target)) continue;
+    const position = getComputedStyle(bar).position;
+    if (position !== 'sticky' && position !== 'fixed') continue;
+    const box = bar.getBoundingClientRect();
+    if (box.bottom > rect.top && box.top <= Math.max(rect.top, 0) + 1) covered = Math.max(covered, box.bottom - rect.top);
+  }
+  if (covered > 0) window.scrollBy({ top: -(covered + 8), behavior: 'instant' });
+}));

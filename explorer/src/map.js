@@ -7,7 +7,7 @@ import { h, svg } from './dom.js';
 let worldPromise = null;
 
 /** The land and borders, loaded once from the server (never from another host). */
-function loadWorld() {
+export function loadWorld() {
   if (!worldPromise) {
     const meta = document.querySelector('meta[name="citylinks:world"]');
     const url = meta ? meta.content : '/explorer/world.json';

@@ -8,18 +8,6 @@ export const SEARCH_QUERY = `query Search($text: String!) {
   }
 }`;
 
-export const HOME_QUERY = `query Home {
-  stats { cities partnerships countries }
-  cities(first: 24, orderBy: { field: PARTNER_COUNT, direction: DESC }) {
-    totalCount
-    nodes {
-      id name localName level partnerCount
-      country { code name }
-      parent { name }
-    }
-  }
-}`;
-
 const SUGGESTIONS = `
   suggestPartners(city: $id, first: 5) {
     score reasons
@@ -86,5 +74,39 @@ export function pathQuery({ path = true } = {}) {
       sources { url title publisher publishedOn }
     }
   }` : ''}
+}`;
+}
+
+/** Arcs that fit the map's filter and are within the area zoomed in on (a map interaction). */
+export const ARCS_QUERY = `query MapArea($filter: PartnershipFilter, $within: BoundingBoxInput!) {
+  partnershipStats(filter: $filter) {
+    arcs(first: 1000, within: $within) { id names coordinates }
+  }
+}`;
+
+/**
+ * The world (no country) or one country, under the filters in the address bar: counts,
+ * flows between countries, rankings and charts; arcs too once a filter narrows the set.
+ */
+export function atlasQuery({ country = false, arcs = false } = {}) {
+  return `query ${country ? 'Country' : 'World'}($filter: PartnershipFilter${country ? ', $code: String!' : ''}) {
+  partnershipStats(filter: $filter) {
+    partnerships undated places countries
+    byKind { key count }
+    byStatus { key count }
+    byDecade { key count }
+    bySector(first: 20) { key count }
+    countryPairs(first: 100) { count countries { code name } }
+    byCountry(first: 100) { count latitude longitude country { code name } }
+    topPlaces(first: ${country ? 20 : 10}${country ? ', country: $code' : ''}) {
+      count
+      city { id name localName level country { code name } parent { name } }
+    }${country ? `
+    partnerCountries(first: 100) { count country { code name } }` : ''}${arcs ? `
+    arcs(first: 1000) { id names coordinates }` : ''}
+  }${country ? `
+  country(code: $code) { code name }` : ''}
+  countries { code name }
+  sectors { slug name }
 }`;
 }

@@ -1,0 +1,296 @@
+"""The explorer at world scale in Chromium: the world map of flows and arcs (mouse, keyboard),
+the country view, filters in the address bar, an axe-core audit of every view at desktop and
+phone width, focus never hidden under sticky bars, forced colours, and GraphiQL opened on
+the example tabs with its Explorer plugin."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, Explorer, Watch, screenshot
+
+pytestmark = pytest.mark.browser
+
+COOPERATIONS = """{ partnershipStats(filter: {kind: [COOPERATION]}) { partnerships } }"""
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def heading(page: Any) -> Any:
+    return page.get_by_role("heading", level=1)
+
+
+def world_map(page: Any) -> Any:
+    return page.get_by_role("img", name=re.compile("map", re.IGNORECASE))
+
+
+def map_controls(page: Any) -> Any:
+    return page.get_by_role("group", name=re.compile("Map controls"))
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A and AA rules run in the page (the copy that ships with the
+    axe-playwright-python package, loaded from disk: the page fetches nothing)."""
+    import axe_playwright_python
+
+    script = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+    page.add_script_tag(path=str(script))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"]]
+
+
+def view_address(explorer: Explorer, view: str) -> str:
+    if view == "place":
+        return explorer.place_url("Hai Phong", "VN")
+    if view == "path":
+        return (f"/?view=path&from={explorer.city_id('San Diego', 'US')}"
+                f"&to={explorer.city_id('Boston', 'US')}")
+    return {"world": "/", "country": "/?country=JP", "filtered": "/?kind=COOPERATION"}[view]
+
+
+# --- home: the world -------------------------------------------------------------------
+
+def test_home_draws_the_world_as_flows_with_its_counts_rankings_and_undated_said(
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    page, watch = watched
+    page.goto("/")
+    expect(heading(page)).to_have_text("City partnerships across borders")
+    expect(world_map(page)).to_be_visible()
+    # flows between countries at world zoom, each with a text equivalent
+    flows = int(page.locator("g.flows").get_attribute("data-flows") or 0)
+    assert flows > 0
+    assert page.locator("g.flows path.flow").count() == flows
+    page.get_by_text("The map as a list: flows between countries").click()
+    assert page.locator("details[open] ol li").count() == flows
+    expect(page.get_by_role("region", name="Strongest country pairs")).to_contain_text("Vietnam")
+    expect(page.get_by_role("region", name="Most connected places").get_by_role("link")
+           ).not_to_have_count(0)
+    expect(page.get_by_role("region", name="Partnerships over time")).to_contain_text(
+        re.compile(r"have no recorded date|By the decade"))
+    # one request, and it does not fetch the graph: no list of places or partnerships
+    page.wait_for_load_state("networkidle")
+    assert len(watch.graphql_posts) == 1
+    assert "arcs" not in watch.graphql_posts[0]["query"]
+    screenshot(page, "world")
+
+
+def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partnership(
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    page, watch = watched
+    page.goto("/")
+    expect(world_map(page)).to_be_visible()
+    controls = map_controls(page)
+    # keyboard: focus the map, zoom in twice, move
+    controls.focus()
+    for key in ["+", "+", "ArrowLeft", "ArrowUp"]:
+        page.keyboard.press(key)
+    expect(controls).to_have_attribute("data-zoom", "4.00")
+    expect(page.locator(".map-status")).to_contain_text("One arc per partnership in this area")
+    # the area's arcs came from one more, bounded request, and every one of them is drawn
+    area = [p for p in watch.graphql_posts if "within" in p["query"]]
+    assert len(area) == 1 and area[0]["variables"]["within"]["north"] <= 90
+    answer = explorer.graphql(area[0]["query"], area[0]["variables"])
+    expect(page.locator("g.arcs")).to_have_attribute(
+        "data-arcs", str(len(answer["partnershipStats"]["arcs"])))
+    # "0" goes back to the whole world and its flows
+    page.keyboard.press("0")
+    expect(controls).to_have_attribute("data-zoom", "1.00")
+    expect(page.locator(".map-status")).to_contain_text("World view")
+    # mouse: the wheel zooms in where the pointer is
+    box = controls.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)
+    expect(controls).not_to_have_attribute("data-zoom", "1.00")
+
+
+# --- the country view and filters ------------------------------------------------------
+
+def test_country_view_names_the_country_and_ranks_its_places_and_partner_countries(
+        watched: tuple[Any, Watch]) -> None:
+    page, watch = watched
+    page.goto("/?country=JP")
+    expect(heading(page)).to_have_text("Japan")
+    expect(page.get_by_role("region", name="Partner countries")).to_contain_text("Vietnam")
+    places = page.get_by_role("region", name="Places in Japan by number of partnerships")
+    expect(places).to_contain_text("Kitakyushu")
+    expect(world_map(page)).to_have_attribute("aria-label", "Map of Japan's partnerships")
+    # a country's partnerships are few enough to come as arcs with the view
+    expect(page.locator("g.arcs")).to_have_attribute("data-arcs", re.compile(r"^[1-9]"))
+    expect(page.get_by_role("region", name="By kind and status")).to_contain_text("Active")
+    page.wait_for_load_state("networkidle")
+    assert len(watch.graphql_posts) == 1
+    screenshot(page, "country")
+
+
+def test_filters_live_in_the_address_bar_and_change_the_counts_map_and_lists(
+        page: Any, explorer: Explorer) -> None:
+    page.goto("/")
+    expect(world_map(page)).to_be_visible()
+    # when: with the keyboard alone, open the filters and choose a kind
+    page.get_by_text("Filter by country, kind, status, sector or decade").click()
+    kind = page.get_by_role("combobox", name="Kind")
+    kind.focus()
+    kind.select_option("COOPERATION")
+    # then: the address says so, the counts are the API's for that filter, focus stays
+    expect(page).to_have_url(re.compile(r"\?kind=COOPERATION$"))
+    expected = explorer.graphql(COOPERATIONS)["partnershipStats"]["partnerships"]
+    counts = page.get_by_role("list", name="In this selection")
+    expect(counts).to_contain_text(f"{expected:,} partnership")
+    expect(page.locator(".filter-summary")).to_contain_text("Cooperation agreement")
+    expect(page.get_by_role("combobox", name="Kind")).to_be_focused()
+    assert page.locator("g.arcs").get_attribute("data-arcs") is not None
+    # a shared address shows the same; Back goes to the unfiltered world
+    page.reload()
+    expect(page.get_by_role("list", name="In this selection")).to_contain_text(
+        f"{expected:,} partnership")
+    page.go_back()
+    expect(page.locator(".filter-summary")).to_have_text("Showing every partnership.")
+    # choosing a country opens its view, the other filters kept
+    page.goto("/?kind=COOPERATION")
+    page.get_by_role("combobox", name="Country").select_option("JP")
+    expect(heading(page)).to_have_text("Japan")
+    expect(page).to_have_url(re.compile(r"\?country=JP&kind=COOPERATION$"))
+
+
+def test_an_unknown_country_code_says_so(page: Any) -> None:
+    page.goto("/?country=ZZ")
+    expect(heading(page)).to_have_text("No such country")
+
+
+# --- accessibility, both widths ----------------------------------------------------------
+
+@pytest.mark.parametrize("view", ["world", "country", "filtered", "place", "path"])
+def test_every_view_passes_axe_at_desktop_and_phone_width(
+        open_page: Any, explorer: Explorer, view: str) -> None:
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page, _ = open_page(explorer, viewport)
+        page.goto(view_address(explorer, view))
+        expect(heading(page)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert axe_violations(page) == [], (view, name)
+        if name == "phone":
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], (view, width)
+            if view in ("world", "country"):
+                screenshot(page, f"{view}-phone")
+        page.context.close()
+
+
+def _obscured(page: Any) -> str | None:
+    """What covers the focused element, if a sticky bar does."""
+    return page.evaluate("""() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const r = el.getBoundingClientRect();
+      const x = Math.min(Math.max(r.left + Math.min(r.width / 2, 20), 1), innerWidth - 1);
+      const y = Math.min(Math.max(r.top + Math.min(r.height / 2, 10), 1), innerHeight - 1);
+      const top = document.elementFromPoint(x, y);
+      for (const bar of document.querySelectorAll('.site-header, .on-this-page')) {
+        const style = getComputedStyle(bar);
+        if (style.position !== 'sticky' && style.position !== 'fixed') continue;
+        if (bar.contains(el) || !bar.contains(top)) continue;
+        return bar.className + ' over ' + el.outerHTML.slice(0, 80);
+      }
+      return null;
+    }""")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_tabbing_backwards_never_hides_the_focus_under_a_sticky_bar(
+        open_page: Any, explorer: Explorer, viewport: dict[str, int]) -> None:
+    page, _ = open_page(explorer, viewport)
+    page.goto(explorer.place_url("Hai Phong", "VN"))
+    expect(heading(page)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("End")
+    page.locator("footer a").last.focus()
+    hidden = []
+    for _ in range(40):
+        page.keyboard.press("Shift+Tab")
+        page.wait_for_timeout(50)
+        covered = _obscured(page)
+        if covered:
+            hidden.append(covered)
+    assert hidden == []
+
+
+def test_forced_colours_keep_the_highlighted_search_option_visible(page: Any) -> None:
+    page.emulate_media(forced_colors="active")
+    page.goto("/")
+    box = page.get_by_role("combobox", name=re.compile("Search"))
+    box.fill("Kyoto")
+    options = page.get_by_role("listbox").get_by_role("option")
+    expect(options).not_to_have_count(0)
+    box.press("ArrowDown")
+    chosen = page.locator('[role="option"][aria-selected="true"]')
+    expect(chosen).to_have_count(1)
+    style = "e => { const s = getComputedStyle(e); return [s.backgroundColor, s.outlineStyle]; }"
+    other = page.locator('[role="option"][aria-selected="false"]')
+    if other.count():
+        assert chosen.evaluate(style) != other.first.evaluate(style)
+    assert chosen.evaluate(style)[1] != "none"
+
+
+# --- GraphiQL with the Explorer plugin -------------------------------------------------
+
+def test_graphiql_opens_on_the_example_tabs_with_lang_and_the_explorer(page: Any) -> None:
+    page.goto("/graphql")
+    expect(page.locator(".graphiql-execute-button")).to_be_visible(timeout=30_000)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    tabs = page.locator(".graphiql-tab")
+    expect(tabs).to_have_count(4)
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("partners")
+    expect(page.locator(".graphiql-explorer-root")).to_be_visible()
+    screenshot(page, "graphiql-explorer", full_page=False)
+
+
+# --- measurements (figures for the README; not timed assertions) ------------------------
+
+def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
+        chromium: Any, explorer: Explorer) -> None:
+    figures: dict[str, Any] = {}
+    context = chromium.new_context(viewport=DESKTOP, base_url=explorer.url)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    for view in ("world", "country", "place", "path"):
+        address = view_address(explorer, view)
+        page.goto(address)
+        expect(heading(page)).to_be_visible()
+        if view in ("world", "country", "place"):
+            expect(world_map(page)).to_be_visible()
+        drawn = page.evaluate("performance.now()")
+        request = page.evaluate("""() => performance.getEntriesByType('resource')
+          .filter(e => e.name.endsWith('/graphql'))
+          .map(e => e.responseEnd - e.requestStart)""")
+        # from the start of the navigation to the view drawn, its map included
+        figures[view] = {"drawn_ms_cpu_4x": round(drawn),
+                         "request_ms": [round(r, 1) for r in request]}
+    page.goto("/")
+    expect(world_map(page)).to_be_visible()
+    page.evaluate("""() => { window.longTasks = [];
+      new PerformanceObserver(l => l.getEntries().forEach(e => window.longTasks.push(e.duration)))
+        .observe({type: 'longtask', buffered: false}); }""")
+    controls = map_controls(page)
+    box = controls.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for step in range(6):
+        page.mouse.wheel(0, -240 if step < 3 else 240)
+        page.wait_for_timeout(120)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3, steps=10)
+    page.mouse.up()
+    page.wait_for_timeout(800)
+    figures["home_zoom_long_tasks_ms_cpu_4x"] = page.evaluate("window.longTasks")
+    context.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "measurements.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+    assert all(figures[v]["request_ms"] for v in ("world", "country", "place", "path"))
