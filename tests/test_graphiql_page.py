@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 import httpx
-
 from citylinks.explorer.graphiql import EXAMPLE_TABS
+
 from tests.conftest import REPO, gql
 
 
