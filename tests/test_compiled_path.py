@@ -45,6 +45,10 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("""{ partnerships(last: 3) { pageInfo { hasNextPage hasPreviousPage }
         edges { cursor node { id } } } }""", {}),
     ("""{ cities(first: 0) { totalCount nodes { name } pageInfo { hasNextPage } } }""", {}),
+    # A sector with other filters: the sector's rows are joined, the rest are conditions.
+    ("""query ($s: String) { partnerships(first: 3, filter: {sector: $s, kind: [SISTER_CITY,
+        FRIENDSHIP], country: "ZA", sinceTo: "2030"}) { totalCount pageInfo { hasNextPage }
+        nodes { id sectors { slug } } } }""", {"s": "water"}),
 ]
 
 

@@ -210,8 +210,10 @@ def _country_id(sql: Sql, code: str) -> str:
     return f"(SELECT c.id FROM countries c WHERE c.code = {sql.bind(code.strip().upper())})"
 
 
-def partnership_filters(sql: Sql, spec: Any, row: str, partner: str | None) -> list[str]:
-    """SQL conditions on partnership row `row`; `partner` is the far end's id column."""
+def partnership_filters(sql: Sql, spec: Any, row: str, partner: str | None,
+                        sector_joined: bool = False) -> list[str]:
+    """SQL conditions on partnership row `row`; `partner` is the far end's id column.
+    `sector_joined`: the caller joined the sector's rows itself (root_field)."""
     if spec is None:
         return []
     out = []
@@ -219,7 +221,7 @@ def partnership_filters(sql: Sql, spec: Any, row: str, partner: str | None) -> l
         out.append(f"{row}.kind IN ({', '.join(sql.bind(k.value) for k in spec.kind)})")
     if spec.status:
         out.append(f"{row}.status IN ({', '.join(sql.bind(s.value) for s in spec.status)})")
-    if spec.sector is not None:
+    if spec.sector is not None and not sector_joined:
         # IN, not a correlated EXISTS: SQLite then reads the sector's rows from its index
         # once, instead of probing every partnership (PostgreSQL plans both alike).
         out.append(f"{row}.id IN (SELECT fs.partnership_id FROM partnership_sectors fs "
@@ -555,8 +557,21 @@ def root_field(sql: Sql, f: FieldPlan) -> str:
             ("DISTANCE", "DESC"): [(f"coalesce({r}.distance_km, -1.0)", True),
                                    (f"{r}.id", False)],
         }
-        source = Source(f"partnerships {r}",
-                        partnership_filters(sql, args.get("filter"), r, None), orders[key], r)
+        spec = args.get("filter")
+        if spec is not None and spec.sector is not None and key == ("ID", "ASC"):
+            # The sector's rows in partnership order, from its (sector, partnership)
+            # index: the page reads its first rows only. With `id IN (...)` SQLite built
+            # the sector's whole list first (Q4 of the benchmark: 0.30 -> 0.03 ms for the
+            # page, and a fifth off the count).
+            j = sql.alias("js")
+            where = [f"{j}.sector_id = {_sector_id(sql, spec.sector)}",
+                     *partnership_filters(sql, spec, r, None, sector_joined=True)]
+            source = Source(f"partnership_sectors {j} JOIN partnerships {r} "
+                            f"ON {r}.id = {j}.partnership_id", where,
+                            [(f"{j}.partnership_id", False)], r)
+        else:
+            source = Source(f"partnerships {r}", partnership_filters(sql, spec, r, None),
+                            orders[key], r)
         return connection(sql, child, source, args, build)
     if f.name == "sectors":
         assert child is not None
