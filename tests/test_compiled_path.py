@@ -155,6 +155,39 @@ async def test_one_plan_answers_each_set_of_variables_afresh(world_app: Any,
     assert len({str(a) for a in answers[:3]}) == 3
 
 
+PARTNERSHIPS = """query ($f: PartnershipFilter, $first: Int) { partnerships(first: $first,
+  filter: $f) { totalCount pageInfo { hasNextPage } nodes { id kind sectors { slug } } } }"""
+
+
+async def test_a_plans_statement_is_built_once_per_shape_and_rebound_per_request(
+        world_app: Any) -> None:
+    app, _ = world_app
+    graphql = app.state.graphql
+    # given variables of two shapes: a sector and one kind, then a sector and two kinds;
+    # the values change within each shape, and one value of `first` is out of range
+    runs = [{"f": {"sector": s, "kind": ["SISTER_CITY"]}, "first": n}
+            for s, n in (("water", 3), ("education", 2), ("culture", 5))]
+    runs += [{"f": {"sector": s, "kind": ["SISTER_CITY", "FRIENDSHIP"]}, "first": 4}
+             for s in ("water", "trade")]
+    runs += [{"f": {"sector": "water", "kind": ["SISTER_CITY"]}, "first": 101}]
+    answers = []
+    for variables in runs:
+        reference = await _reference(app, PARTNERSHIPS, variables)
+        compiled = await _compiled(app, PARTNERSHIPS, variables)
+        if variables["first"] > 100:  # the reference words the error
+            assert compiled is None and reference.errors
+            continue
+        # then each answer is the reference's, not an earlier request's values
+        assert compiled is not None and reference.errors is None
+        assert compiled.data == reference.data
+        answers.append(orjson.dumps(compiled.data))
+    assert len(set(answers)) == len(answers)
+    assert any(b'"totalCount":0' not in a for a in answers)
+    # and the statement's text was built once per shape of the arguments
+    plan = graphql.compiled.compile(PARTNERSHIPS, None)
+    assert len(plan.templates) == 2
+
+
 @pytest.mark.parametrize("query", [
     "{ __schema { queryType { name } } }",
     '{ node(id: "Q2l0eTox") { id } }',

@@ -70,8 +70,12 @@ CONVERTED_PER_FIELD = 256
 _NAMED_PARAMETER = re.compile(r"(?<!:):p(\d+)\b")
 
 
+TEMPLATES_PER_PLAN = 64
+
+
 @dataclass(frozen=True)
 class _Statement:
+    template: sqljson.Template
     clause: TextClause  # for SQLAlchemy
     numbered: str  # the same text with asyncpg's $1, $2, ... parameters
 
@@ -188,7 +192,6 @@ class CompiledExecutor:
         self.validation_rules = getattr(schema, "validation_rules", None)
         # Off: every plan runs on the batch tier (the tests compare both tiers).
         self.sql_tier = True
-        self._statements: dict[str, _Statement] = {}
         self._cache: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
         self._cache_size = cache_size
 
@@ -249,17 +252,42 @@ class CompiledExecutor:
             return None
         return ExecutionResult(data=data, errors=None)
 
-    def _prepared(self, statement: str) -> _Statement:
-        """text() scans its SQL for bind parameters with a regex: keep the clause per statement."""
-        prepared = self._statements.get(statement)
-        if prepared is None:
-            if len(self._statements) >= self._cache_size:
-                self._statements.clear()
-            prepared = self._statements[statement] = _Statement(
-                text(statement), _NAMED_PARAMETER.sub(lambda m: f"${int(m[1]) + 1}", statement))
-        return prepared
+    @staticmethod
+    def _statement(run: Run, plan: OperationPlan,
+                   dialect: str) -> tuple[_Statement, dict[str, Any]] | None:
+        """The plan's statement for this request's shape of arguments, and its values.
 
-    async def _fetch_row(self, db: Database, statement: str,
+        The text is built the first time a plan meets a shape of arguments (which
+        filters are set, the ordering, a list's length); later requests only compute
+        their values (sqljson.Template). None: the plan does not fit the SQL tier."""
+        variable_fields = plan.variable_fields
+        if variable_fields is None:
+            variable_fields = plan.variable_fields = [
+                f for f in plan.fields() if f.node is not None and _uses_variables(f.node)]
+        try:
+            key: Any = (dialect, *(sqljson.shape(run.arguments(f)) for f in variable_fields))
+            prepared = plan.templates.get(key)
+        except sqljson.Unshaped:
+            key, prepared = None, None
+        if prepared is not None:
+            try:
+                return prepared, prepared.template.params(run.arguments)
+            except NotCompilable:
+                return None
+        sql = sqljson.Sql(dialect, run.arguments)
+        try:
+            text_ = sqljson.statement(sql, plan.root)
+        except NotCompilable:
+            return None
+        prepared = _Statement(sqljson.Template.of(sql, text_), text(text_),
+                              _NAMED_PARAMETER.sub(lambda m: f"${int(m[1]) + 1}", text_))
+        if key is not None:
+            if len(plan.templates) >= TEMPLATES_PER_PLAN:
+                plan.templates.clear()
+            plan.templates[key] = prepared
+        return prepared, sql.params
+
+    async def _fetch_row(self, db: Database, prepared: _Statement,
                          params: dict[str, Any]) -> Sequence[Any]:
         """The statement's one row, straight from the driver.
 
@@ -271,7 +299,6 @@ class CompiledExecutor:
         to the engine's statements (the tests' statement counter, echo), the statement
         goes through SQLAlchemy as usual.
         """
-        prepared = self._prepared(statement)
         engine = db.reader.sync_engine
         if engine.dispatch.before_cursor_execute or engine.echo:
             async with db.read() as conn:
@@ -285,7 +312,7 @@ class CompiledExecutor:
                 return tuple(record)
             # One hop to the connection's thread (execute, fetch and close there), not
             # three: each hop costs more than the statement of a small query.
-            (row,) = await driver.execute_fetchall(statement, params)
+            (row,) = await driver.execute_fetchall(prepared.template.text, params)
             return tuple(row)
         except BaseException:
             # SQLAlchemy did not see the failure: make sure a broken connection is not
@@ -300,13 +327,11 @@ class CompiledExecutor:
         dialect = db.dialect
         if not self.sql_tier or dialect in plan.too_deep_for:
             return None
-        sql = sqljson.Sql(dialect, run.arguments)
-        try:
-            statement = sqljson.statement(sql, plan.root)
-        except NotCompilable:
+        found = self._statement(run, plan, dialect)
+        if found is None:
             return None
         try:
-            row = await self._fetch_row(db, statement, sql.params)
+            row = await self._fetch_row(db, *found)
         except (OperationalError, sqlite3.OperationalError) as error:
             # SQLite's parser has a fixed stack: deep documents nest too many
             # subqueries for it. They run on the batch tier from then on.

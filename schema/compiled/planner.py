@@ -67,6 +67,20 @@ class OperationPlan:
     operation: OperationDefinitionNode
     # Dialects whose parser refused this plan's single statement (SQLite nests ~100 deep).
     too_deep_for: set[str] = field(default_factory=set)
+    # The SQL tier's statements by dialect and shape of the arguments (sqljson.Template).
+    templates: dict[Any, Any] = field(default_factory=dict)
+    # The fields whose arguments come from variables: their shape picks the template.
+    variable_fields: list[FieldPlan] | None = None
+
+    def fields(self) -> list[FieldPlan]:
+        """Every field of the plan, depth first."""
+        out: list[FieldPlan] = []
+        stack = [self.root]
+        while stack:
+            plan = stack.pop()
+            out.extend(plan.fields)
+            stack.extend(f.child for f in plan.fields if f.child is not None)
+        return out
 
 
 # type name -> field name -> resolver; filled by resolvers.py.
