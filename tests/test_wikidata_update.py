@@ -206,6 +206,13 @@ def test_an_update_asks_the_endpoint_the_documented_query_naming_the_product(
         f"citylinks/{version} (https://github.com/citylinks/citylinks")
 
 
+def test_the_documentation_shows_the_query_the_command_sends() -> None:
+    shown = (Path(__file__).parent.parent / "docs" / "wikidata.md").read_text("utf-8")
+    sent = "".join(line for line in twinning_query().splitlines(keepends=True)
+                   if not line.startswith("#"))
+    assert f"```sparql\n{sent}```" in shown
+
+
 def test_the_contact_setting_goes_into_the_user_agent(
         sqlite_store: str, replay: Replay, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITYLINKS_WIKIDATA_CONTACT", "ops@example.org")
