@@ -9,6 +9,7 @@ from citylinks.schema.errors import ErrorCodes
 from citylinks.schema.federation import (
     FEDERATION_VERSION,
     FederatedSchema,
+    introspect_public_schema,
     public_sdl,
 )
 from citylinks.schema.graph import GraphQuery
@@ -57,6 +58,7 @@ def build_schema(settings: Settings | None = None) -> CitylinksSchema:
                              config=StrawberryConfig(scalar_map=SCALAR_MAP),
                              federation_version=FEDERATION_VERSION)
     limiter.attach(schema._schema)
+    introspect_public_schema(schema)
     schema.limiter = limiter
     # The compiled path validates with these too: what one executor refuses, both do.
     schema.validation_rules = (*specified_rules, *rules)

@@ -10,7 +10,10 @@ number of representations.
 
 `citylinks schema` and `/schema.graphql` print the public schema, the contract,
 without the federation machinery (`_service`, `_entities`, `_Any`, `@key`,
-`@link`); `_service { sdl }` prints the subgraph SDL with all of it.
+`@link`); so does introspection (`__schema`, `__type`), so that GraphiQL and a
+frontend's code generator see the contract (with `strictScalars`, GraphQL Code
+Generator stops at an unknown `_Any`). A gateway reads the subgraph SDL with all
+of it from `_service { sdl }`, and `_entities` and `_service` still answer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from citylinks.db.models import Place
 from citylinks.schema.errors import ApiError, bad_input
 from citylinks.schema.ids import decode_id
 from citylinks.schema.types.nodes import City, Country, Organization, Partnership, Sector
-from graphql import DocumentNode, parse
+from graphql import (
+    DocumentNode,
+    GraphQLArgument,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLString,
+    build_schema,
+    parse,
+)
+from graphql.type.introspection import introspection_types
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 from strawberry.federation.schema import FederationAny
@@ -165,3 +177,35 @@ def _federation_spans(document: DocumentNode, text: str) -> Iterable[tuple[int, 
             for directive in field.directives or ():
                 if directive.name.value in FEDERATION_DIRECTIVES and directive.loc is not None:
                     yield directive.loc.start - 1, directive.loc.end
+
+
+# ---------------------------------------------------------------- public introspection
+
+
+def introspect_public_schema(schema: strawberry.Schema) -> None:
+    """Answer `__schema` and `__type` from the public schema (the contract's SDL built
+    into a schema of its own, used only to describe): every other field, `_entities`
+    and `_service` included, still runs on the full subgraph schema."""
+    served = schema._schema
+    public = build_schema(public_sdl(schema))
+    schema_field = GraphQLField(
+        GraphQLNonNull(introspection_types["__Schema"]),  # type: ignore[arg-type]
+        description="Access the current type schema of this server.",
+        resolve=lambda _source, _info: public)
+    type_field = GraphQLField(
+        introspection_types["__Type"],  # type: ignore[arg-type]
+        description="Request the type information of a single type.",
+        args={"name": GraphQLArgument(GraphQLNonNull(GraphQLString))},
+        resolve=lambda _source, _info, name: public.get_type(name))
+    get_field = served.get_field
+
+    def get_public_field(parent_type: Any, field_name: str) -> GraphQLField | None:
+        if parent_type is served.query_type:
+            if field_name == "__schema":
+                return schema_field
+            if field_name == "__type":
+                return type_field
+        return get_field(parent_type, field_name)
+
+    served.get_field = get_public_field  # type: ignore[method-assign]
+    schema.public_graphql_schema = public  # type: ignore[attr-defined]

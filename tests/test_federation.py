@@ -191,3 +191,29 @@ async def test_the_subgraph_composes_with_a_second_subgraph(
     supergraph = result["supergraphSdl"]
     assert "join__graph" in supergraph and "CITYLINKS" in supergraph and "REVIEWS" in supergraph
     assert "reviews: [Review!]!" in supergraph and "partnerships(" in supergraph
+
+
+async def test_introspection_shows_the_public_contract_and_gateways_keep_their_fields(
+        client: httpx.AsyncClient) -> None:
+    from graphql import build_client_schema, get_introspection_query, print_schema
+    from graphql import build_schema as build_sdl
+
+    # given the standard introspection query a client tool sends to /graphql
+    body = await gql(client, get_introspection_query(descriptions=True))
+    assert "errors" not in body, body
+    served = build_client_schema(body["data"])
+    # then it describes exactly the contract, with none of federation's machinery
+    contract = (Path(__file__).resolve().parent.parent / "schema.graphql").read_text()
+    assert print_schema(served) == print_schema(build_sdl(contract))
+    names = set(served.type_map) | {d.name for d in served.directives}
+    assert not names & {"_Any", "_FieldSet", "_Service", "_Entity", "link__Import", "key",
+                        "link"}
+    hidden = await gql(client, '{ __type(name: "_Any") { name } }')
+    assert hidden == {"data": {"__type": None}}
+    # and a gateway still reads the subgraph SDL and resolves entities
+    sdl = (await gql(client, SERVICE_SDL))["data"]["_service"]["sdl"]
+    assert "scalar _Any" in sdl and "@key" in sdl
+    ids = (await gql(client, "{ countries { id } }"))["data"]["countries"]
+    found = await gql(client, ENTITIES, {"representations": [
+        {"__typename": "Country", "id": ids[0]["id"]}]})
+    assert found["data"]["_entities"][0]["id"] == ids[0]["id"]
