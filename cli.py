@@ -24,29 +24,52 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
-    from citylinks.db.bootstrap import prepare
+    from citylinks.connections import HTTP_PROTOCOL
+    from citylinks.db.bootstrap import prepare, wait_for_database
     from citylinks.db.engine import create_database, normalize_url
+    from citylinks.db.migrate import missing_schema
+    from citylinks.settings import SettingError
 
-    url = normalize_url(_db_url(args))
+    try:
+        settings = Settings.from_env(db_url=normalize_url(_db_url(args)))
+    except SettingError as error:
+        print(f"citylinks: {error}", file=sys.stderr, flush=True)
+        return 2
 
-    async def migrate() -> None:
-        database = create_database(url)
+    def say(line: str) -> None:
+        print(f"citylinks: {line}", file=sys.stderr, flush=True)
+
+    async def get_ready() -> bool:
+        database = create_database(settings.db_url)
         try:
-            report = await prepare(database)
+            if not await wait_for_database(database, settings.db_wait, say):
+                return False
+            if not settings.migrate_on_start:
+                missing = await missing_schema(database)
+                if missing is not None:
+                    say(f"the database is not ready to serve: {missing}. Run `citylinks db "
+                        "upgrade` first, or start with CITYLINKS_MIGRATE_ON_START=1.")
+                    return False
+                return True
+            report = await prepare(database, load_seed=settings.load_seed)
             if report is not None:
                 print(f"loaded the bundled data set: {report.summary()}", flush=True)
+            return True
         finally:
             await database.dispose()
 
     # Migrate once here, before the workers start, so they never race on it.
-    asyncio.run(migrate())
-    os.environ["CITYLINKS_DB"] = url
+    if not asyncio.run(get_ready()):
+        return 1
+    os.environ["CITYLINKS_DB"] = settings.db_url
     os.environ["CITYLINKS_MIGRATE_ON_START"] = "0"
     print(f"citylinks: GraphiQL at http://{args.host}:{args.port}/graphql, "
           f"explorer at http://{args.host}:{args.port}/", flush=True)
+    # X-Forwarded-For is read by the app, from CITYLINKS_TRUSTED_PROXIES only: uvicorn
+    # would trust it from 127.0.0.1, so any local client could choose its address.
     uvicorn.run("citylinks.server:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, loop="auto", http="auto",
-                access_log=False)
+                workers=args.workers, log_level=args.log_level, loop="auto", http=HTTP_PROTOCOL,
+                proxy_headers=False, access_log=False)
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from citylinks.apq import PersistedQueries
 from citylinks.auth import authenticate, bearer_token
+from citylinks.connections import BodyDeadline
 from citylinks.db import queries
 from citylinks.db.bootstrap import prepare
 from citylinks.db.engine import Database, create_database
@@ -59,6 +60,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 log = logging.getLogger("citylinks.server")
 
@@ -380,9 +382,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     metrics = Metrics()
     if settings.request_log:
         configure_request_log()
+    # The client's address from X-Forwarded-For, only when a trusted proxy sent it: for
+    # the rate limit and the request log alike.
+    proxies = ([Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+               if settings.trusted_proxies else [])
     middleware = [
-        # Outermost: it times everything and answers any escaped exception, coded.
+        *proxies,
+        # Outermost (after the client address): it times everything and answers any
+        # escaped exception, coded.
         Middleware(Observability, metrics=metrics, log_requests=settings.request_log),
+        Middleware(BodyDeadline, timeout=settings.body_timeout),
         Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                    allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600),
         Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),

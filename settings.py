@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, get_type_hints
 
 DEFAULT_DB_FILE = "citylinks.db"
+# Settings whose default follows CITYLINKS_PRODUCTION: on unless in production.
+_OFF_IN_PRODUCTION = ("graphiql", "introspection", "metrics")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-# Read from CITYLINKS_<NAME>: CITYLINKS_MAX_DEPTH=20, CITYLINKS_RATE_LIMIT=0, ...
-_INT_SETTINGS = ("max_depth", "max_cost", "max_aliases", "max_tokens", "max_document_bytes",
-                 "max_body_bytes", "rate_limit", "rate_limit_window", "webhook_batch_size")
-_FLOAT_SETTINGS = ("webhook_poll_interval", "webhook_timeout", "webhook_retry_base",
-                   "webhook_retry_max", "webhook_give_up_after", "wikidata_timeout")
+class SettingError(ValueError):
+    """A setting's value that cannot be read; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +27,9 @@ class Settings:
     cache_max_age: int = 60
     load_seed: bool = True
     migrate_on_start: bool = True
+    # Seconds `citylinks serve` waits for an unreachable database at start, retrying
+    # with backoff, before it gives up.
+    db_wait: float = 60.0
     redis_url: str | None = None
     # Query limits (schema/limits.py); each refusal is QUERY_TOO_COMPLEX naming the limit.
     # Depth counts nested fields, leaf included: `{ sectors { slug } }` is 2. GraphiQL's
@@ -50,6 +48,14 @@ class Settings:
     # off. Shared between workers through Redis (redis_url) or PostgreSQL.
     rate_limit: int = 1_200
     rate_limit_window: int = 60
+    # Addresses (or networks) of the proxies whose X-Forwarded-For names the client;
+    # none by default, so a client cannot name its own address past the rate limit.
+    trusted_proxies: tuple[str, ...] = ()
+    # Slow clients (connections.py): seconds to send a request's headers, seconds
+    # between two chunks of its body, and open connections per worker.
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 1_000
     # Per request, one JSON line on the `citylinks.requests` logger; `GET /metrics`.
     request_log: bool = True
     metrics: bool = True
@@ -72,27 +78,39 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
+        """Each field from CITYLINKS_<NAME> (the database from CITYLINKS_DB), read by
+        its type; a value that cannot be read is refused with the variable's name."""
         env = os.environ
-        # One switch for production: GraphiQL and introspection off unless asked for.
-        production = _bool(env.get("CITYLINKS_PRODUCTION"), False)
-        settings = cls(
-            db_url=env.get("CITYLINKS_DB") or cls.db_url,
-            graphiql=_bool(env.get("CITYLINKS_GRAPHIQL"), not production),
-            introspection=_bool(env.get("CITYLINKS_INTROSPECTION"), not production),
-            cors_origins=tuple(o.strip() for o in env.get("CITYLINKS_CORS_ORIGINS", "*").split(",")
-                               if o.strip()),
-            cache_max_age=int(env.get("CITYLINKS_CACHE_MAX_AGE", "60")),
-            load_seed=_bool(env.get("CITYLINKS_LOAD_SEED"), True),
-            migrate_on_start=_bool(env.get("CITYLINKS_MIGRATE_ON_START"), True),
-            redis_url=env.get("CITYLINKS_REDIS_URL") or None,
-            **{name: int(env[f"CITYLINKS_{name.upper()}"]) for name in _INT_SETTINGS
-               if env.get(f"CITYLINKS_{name.upper()}")},
-            request_log=_bool(env.get("CITYLINKS_REQUEST_LOG"), True),
-            metrics=_bool(env.get("CITYLINKS_METRICS"), True),
-            webhook_delivery=_bool(env.get("CITYLINKS_WEBHOOK_DELIVERY"), True),
-            wikidata_endpoint=env.get("CITYLINKS_WIKIDATA_ENDPOINT") or cls.wikidata_endpoint,
-            wikidata_contact=env.get("CITYLINKS_WIKIDATA_CONTACT") or None,
-            **{name: float(env[f"CITYLINKS_{name.upper()}"]) for name in _FLOAT_SETTINGS
-               if env.get(f"CITYLINKS_{name.upper()}")},
-        )
+        production = _read("CITYLINKS_PRODUCTION", env.get("CITYLINKS_PRODUCTION"), bool)
+        values: dict[str, Any] = {name: not production for name in _OFF_IN_PRODUCTION}
+        types = get_type_hints(cls)
+        for field in fields(cls):
+            variable = ("CITYLINKS_DB" if field.name == "db_url"
+                        else f"CITYLINKS_{field.name.upper()}")
+            raw = env.get(variable)
+            if raw is not None and raw.strip() != "":
+                values[field.name] = _read(variable, raw, types[field.name])
+        settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _read(variable: str, raw: str | None, kind: Any) -> Any:
+    if raw is None or raw.strip() == "":
+        return False if kind is bool else None
+    value = raw.strip()
+    if kind is bool:
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise SettingError(f"{variable}={raw!r}: not a switch; use 1 or 0 (true/false, "
+                           "yes/no, on/off)")
+    if kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise SettingError(f"{variable}={raw!r}: not {what}") from None
+    if kind == tuple[str, ...]:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value

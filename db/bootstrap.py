@@ -1,8 +1,12 @@
-"""First start: migrate, make sure the reference data is there, load the bundled stories once."""
+"""First start: wait for the database, migrate, make sure the reference data is there, load
+the bundled stories once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -11,7 +15,9 @@ from citylinks.db.engine import Database
 from citylinks.db.importer import ImportReport, load_document
 from citylinks.db.models import Place
 from citylinks.db.reference import ensure_reference_data
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 SEED_RESOURCE = "citylinks-seed.json"
 
@@ -34,3 +40,42 @@ async def prepare(database: Database, *, load_seed: bool = True) -> ImportReport
         if places:
             return None
         return await load_document(session, bundled_document(), actor="citylinks (bundled data)")
+
+
+def _unreachable(error: BaseException) -> str:
+    """The cause in one line, without the driver's traceback."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    first_line = str(cause).splitlines()[0] if str(cause) else ""
+    return f"{type(cause).__name__}: {first_line}".rstrip(": ")
+
+
+async def wait_for_database(database: Database, timeout: float,
+                            say: Callable[[str], None]) -> bool:
+    """True once the database answers; while it does not, retry with a doubling delay
+    (0.25 s up to 5 s) for at most `timeout` seconds, saying so once at the first
+    failure and once when it answers. A server that starts before its database (a
+    container, a reboot) then needs nothing restarted. SQLite is a file: nothing to
+    wait for, so it is tried once."""
+    address = make_url(database.url).render_as_string(hide_password=True)
+    deadline = time.monotonic() + timeout
+    delay, waited = 0.25, False
+    while True:
+        try:
+            async with database.read() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (OSError, TimeoutError, DBAPIError) as error:
+            left = deadline - time.monotonic()
+            if database.dialect == "sqlite" or left <= 0:
+                say(f"the database at {address} is not reachable ({_unreachable(error)})"
+                    + (f"; gave up after {timeout:g} s" if waited else ""))
+                return False
+            if not waited:
+                say(f"the database at {address} is not reachable ({_unreachable(error)}); "
+                    f"waiting up to {timeout:g} s for it (CITYLINKS_DB_WAIT)")
+                waited = True
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+            continue
+        if waited:
+            say(f"the database at {address} answers")
+        return True

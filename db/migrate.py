@@ -67,3 +67,25 @@ async def upgrade(database: Database) -> bool:
                 await connection.rollback()
                 await connection.run_sync(_sqlite_foreign_keys, True)
     return was_empty
+
+
+def _revisions(connection: Connection) -> tuple[set[str], set[str]]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return current, heads
+
+
+async def missing_schema(database: Database) -> str | None:
+    """Why this database cannot be served as it is (no schema, or an older one), for a
+    server told not to migrate; None when it is at head."""
+    async with database.engine.connect() as connection:
+        current, heads = await connection.run_sync(_revisions)
+    if current == heads:
+        return None
+    if not current:
+        return "it has no citylinks schema"
+    return (f"its schema is at revision {', '.join(sorted(current))}, this citylinks needs "
+            f"{', '.join(sorted(heads))}")

@@ -123,9 +123,9 @@ class TcpProxy:
     """A loopback TCP proxy to PostgreSQL that the test can cut and restore: the database
     'stops' for this server alone, not for everyone sharing the real one."""
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], port: int = 0) -> None:
         self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", port))
         self.port = self.listener.getsockname()[1]
         self.open = True
         self.sockets: list[socket.socket] = []
