@@ -73,7 +73,9 @@ def _tabs_script(ids: dict[str, str | None]) -> str:
         tabs.append({"query": query, **({"variables": variables} if variables else {})})
     # "</" cannot end the script early: JSON allows "\/".
     return ("<script>window.CITYLINKS_TABS = "
-            + orjson.dumps(tabs).decode().replace("</", "<\\/") + ";</script>")
+            + orjson.dumps(tabs).decode().replace("</", "<\\/") + ";\n"
+            "window.CITYLINKS_FROM_ADDRESS = new URLSearchParams(location.search).has('q');"
+            "</script>")
 
 
 def graphiql_page(strawberry_html: str, ids: dict[str, str | None]) -> str:
@@ -84,6 +86,9 @@ def graphiql_page(strawberry_html: str, ids: dict[str, str | None]) -> str:
     html = html.replace("</head>", _tabs_script(ids) + "\n</head>", 1)
     # Without a query in the address, the tabs, not Strawberry's welcome comment.
     html = html.replace("parameters.q || EXAMPLE_QUERY", "parameters.q", 1)
+    # A query prop makes GraphiQL write it into whichever tab is open, on every change:
+    # only a query from the address (a view's "Open in GraphiQL") is passed.
+    html = html.replace("          query: query,\n", "          query: window.CITYLINKS_FROM_ADDRESS ? query : undefined,\n", 1)
     html = html.replace(
         "plugins: [explorerPlugin],",
         "plugins: [explorerPlugin],\n          visiblePlugin: explorerPlugin,\n"

@@ -3,7 +3,7 @@
 import { graphql, missingFromSchema } from './api.js';
 import { errorView, loadingView, placeHref } from './common.js';
 import { atlasHref, atlasView, filtersOf, partnershipFilter } from './atlas.js';
-import { PICKED_QUERY, atlasQuery, pathQuery, placeQuery } from './queries.js';
+import { MORE_PARTNERS_QUERY, PICKED_QUERY, atlasQuery, pathQuery, placeQuery } from './queries.js';
 import { notFoundView, placeView } from './place.js';
 import { pathView } from './path.js';
 import { preloadWorld } from './map.js';
@@ -67,6 +67,34 @@ async function fetchView(build, variables, optional, signal) {
   }
 }
 
+/** A hub's next page of partners: added to the view's data, the view drawn again, focus on
+ * the first partner added (a request of its own, asked for by the reader). */
+async function morePartners(after, result) {
+  const city = result.data.city;
+  const { data } = await graphql(MORE_PARTNERS_QUERY, { id: city.id, after });
+  const page = data.city.partners;
+  const known = city.partners.nodes.length;
+  city.partners = { ...page, nodes: [...city.partners.nodes, ...page.nodes] };
+  const view = placeView(result, placeOptions);
+  const scroll = window.scrollY;
+  main.replaceChildren(view.element);
+  view.afterMount();
+  window.scrollTo(0, scroll);
+  const added = page.nodes[0] && main.querySelectorAll('.partner-card')[known];
+  const target = page.nodes[0] && main.querySelector(`.partner-card[data-partner="${CSS.escape(page.nodes[0].city.id)}"] a`);
+  if (target) {
+    const group = target.closest('details');
+    if (group) group.open = true;
+    target.focus();
+  } else if (added) added.querySelector('a')?.focus();
+  announcer.textContent = `${page.nodes.length} more partners shown.`;
+}
+
+const placeOptions = {
+  onOpen: (id, name) => navigate(placeHref(id), { hint: name }),
+  onMore: morePartners,
+};
+
 let generation = 0;
 let controller = null;
 let currentKey = null;
@@ -92,7 +120,7 @@ async function render(route, { focus = false, hint = null, refocus = null } = {}
     if (route.view === 'place') {
       const result = await fetchView(placeQuery, { id: route.id }, ['suggestPartners'], signal);
       view = result.data && result.data.city
-        ? placeView(result, { onOpen: (id, name) => navigate(placeHref(id), { hint: name }) })
+        ? placeView(result, placeOptions)
         : { element: notFoundView(route.id), title: 'No such place', afterMount: () => {} };
     } else if (route.view === 'path') {
       let result = null;

@@ -95,7 +95,50 @@ function partnerCard(entry, city, level = 3) {
       h('ol', {}, sources.map((s, i) => h('li', { id: `source-${card}-${i + 1}` }, citation(s))))) : null);
 }
 
-function partnersSection(city, entries) {
+/** Many partners (a hub): grouped by the partner's country, biggest group first, each group
+ * folded but the first, with an index of the groups to jump to. */
+function groupedByCountry(city, entries) {
+  const groups = new Map();
+  for (const e of entries) {
+    const country = e.partner.city.country;
+    if (!groups.has(country.code)) groups.set(country.code, { country, entries: [] });
+    groups.get(country.code).entries.push(e);
+  }
+  const ordered = [...groups.values()].sort((a, b) => b.entries.length - a.entries.length
+    || a.country.name.localeCompare(b.country.name));
+  return [
+    h('h3', { class: 'group-title', id: 'partners-by-country' }, 'By country'),
+    h('ul', { class: 'country-index' }, ordered.map((g) => h('li', {},
+      h('a', { href: `#partners-${g.country.code}` }, g.country.name), ` ${g.entries.length}`))),
+    ordered.map((g, i) => h('details', { class: 'country-group', id: `partners-${g.country.code}`, open: i === 0 },
+      h('summary', {}, h('h3', { class: 'group-title' }, g.country.name, ' ',
+        h('span', { class: 'count' }, plural(g.entries.length, 'partner')))),
+      h('ul', { class: 'cards' }, g.entries.map((e) => partnerCard(e, city, 4))))),
+  ];
+}
+
+function morePartnersControl(city, entries, onMore) {
+  const total = city.partners.totalCount;
+  const pageInfo = city.partners.pageInfo;
+  if (!pageInfo || !pageInfo.hasNextPage || !onMore) return null;
+  const status = h('span', { class: 'copy-status', role: 'status' });
+  const button = h('button', {
+    type: 'button', class: 'button',
+    onclick: async () => {
+      button.disabled = true;
+      status.textContent = 'Loading more partners…';
+      try {
+        await onMore(pageInfo.endCursor);
+      } catch (error) {
+        button.disabled = false;
+        status.textContent = `More partners could not be loaded: ${error.message}`;
+      }
+    },
+  }, `Show ${Math.min(total - entries.length, 40)} more partners`);
+  return h('p', { class: 'more-partners' }, button, ' ', status);
+}
+
+function partnersSection(city, entries, onMore) {
   const total = city.partners.totalCount;
   const section = h('section', { class: 'panel partners', id: 'partners', 'aria-labelledby': 'partners-title' },
     sectionTitle('partners-title', 'Partners', String(total)));
@@ -107,12 +150,15 @@ function partnersSection(city, entries) {
     return section;
   }
   if (total > entries.length) {
-    section.append(h('p', { class: 'notice' }, `Showing the first ${entries.length} of ${total} partnerships.`));
+    section.append(h('p', { class: 'notice' }, `Showing ${entries.length} of ${total} partnerships.`));
   }
+  const more = morePartnersControl(city, entries, onMore);
   const ownEntries = entries.filter((e) => !e.inside);
   const insideEntries = entries.filter((e) => e.inside);
   if (!insideEntries.length) {
-    section.append(h('ul', { class: 'cards' }, ownEntries.map((e) => partnerCard(e, city))));
+    section.append(...(ownEntries.length > 12 ? groupedByCountry(city, ownEntries).flat()
+      : [h('ul', { class: 'cards' }, ownEntries.map((e) => partnerCard(e, city)))]));
+    if (more) section.append(more);
     return section;
   }
   if (ownEntries.length) {
@@ -131,6 +177,7 @@ function partnersSection(city, entries) {
       h('span', { class: 'count' }, plural(group.length, 'partner'))),
     h('ul', { class: 'cards' }, group.map((e) => partnerCard(e, city, 5))));
   }
+  if (more) section.append(more);
   return section;
 }
 
@@ -199,6 +246,13 @@ function networkSection(city, entries, onOpen) {
     if (a !== b && !links.has(key)) links.set(key, { source: a, target: b, relation, kind });
   };
   const facts = [];
+  // A hub's partners of partners would be a hairball: draw those of the best-connected few,
+  // and the rest on demand (the list below always has them all).
+  const drawSecondFor = new Set(entries.length > 15
+    ? [...entries].sort((a, b) => ((b.partner.city.partners || {}).totalCount || 0)
+      - ((a.partner.city.partners || {}).totalCount || 0)).slice(0, 8).map((e) => e.partner.city.id)
+    : entries.map((e) => e.partner.city.id));
+  const hidden = { nodes: new Map(), links: new Map() };
   for (const e of entries) {
     const partner = e.partner.city;
     if (e.inside) {
@@ -210,8 +264,13 @@ function networkSection(city, entries, onOpen) {
     const theirs = ((partner.partners && partner.partners.nodes) || [])
       .filter((q) => q.city.id !== e.own.id && q.city.id !== city.id);
     for (const q of theirs) {
-      addNode(q.city, 'second');
-      addLink(partner.id, q.city.id, 'partner', q.kind);
+      if (drawSecondFor.has(partner.id)) {
+        addNode(q.city, 'second');
+        addLink(partner.id, q.city.id, 'partner', q.kind);
+      } else {
+        if (!nodes.has(q.city.id)) hidden.nodes.set(q.city.id, { id: q.city.id, name: q.city.name, role: 'second' });
+        hidden.links.set([partner.id, q.city.id].sort().join('|'), { source: partner.id, target: q.city.id, relation: 'partner', kind: q.kind });
+      }
     }
     const more = ((partner.partners && partner.partners.totalCount) || 0)
       - ((partner.partners && partner.partners.nodes.length) || 0);
@@ -222,14 +281,31 @@ function networkSection(city, entries, onOpen) {
           more > 0 ? ` and ${more} more` : null, '.']
         : 'It has no other recorded partners.'));
   }
+  for (const id of nodes.keys()) hidden.nodes.delete(id);
   const second = [...nodes.values()].filter((n) => n.role === 'second').length;
-  const label = `Network of ${city.name}: ${plural(entries.length, 'partner')} and ${plural(second, 'partner')} of partners.`;
+  const labelFor = (count) => `Network of ${city.name}: ${plural(entries.length, 'partner')} and ${plural(count, 'partner')} of partners.`;
+  const label = labelFor(second);
   const figure = h('figure', { class: 'network-figure' });
+  let showAll = null;
+  if (hidden.nodes.size) {
+    showAll = h('p', { class: 'network-more' },
+      `Drawn: the partners of partners of ${city.name}'s 8 best-connected partners. `,
+      h('button', {
+        type: 'button', class: 'button button-quiet',
+        onclick: () => {
+          for (const [id, n] of hidden.nodes) nodes.set(id, n);
+          for (const [key, l] of hidden.links) if (!links.has(key)) links.set(key, l);
+          const all = [...nodes.values()];
+          renderNetwork(figure, { nodes: all, links: [...links.values()], label: labelFor(all.filter((n) => n.role === 'second').length), onOpen });
+          showAll.remove();
+        },
+      }, `Show all (${hidden.nodes.size} more places)`));
+  }
   section.append(
     h('p', { class: 'panel-intro' }, second
       ? `${city.name}'s partners and the other places they are partnered with.`
       : `None of ${city.name}'s partners has another recorded partner yet.`),
-    figure,
+    figure, showAll,
     h('ul', { class: 'legend', 'aria-label': 'Legend' },
       h('li', {}, h('span', { class: 'swatch swatch-home', 'aria-hidden': 'true' }), city.name),
       entries.some((e) => e.inside) ? h('li', {}, h('span', { class: 'swatch swatch-inside', 'aria-hidden': 'true' }), `places inside ${city.name}`) : null,
@@ -311,9 +387,10 @@ function placeHeader(city) {
   ].filter(Boolean);
   const entries = entriesOf(city);
   const insideCount = entries.filter((e) => e.inside).length;
-  const summary = entries.length
-    ? `${plural(entries.length - insideCount, 'partnership')} of its own${insideCount ? `, ${insideCount} of places inside it` : ''}.`
-    : 'No recorded partnerships.';
+  const total = city.partners.totalCount;
+  const summary = !entries.length ? 'No recorded partnerships.'
+    : total > entries.length ? `${plural(total, 'partnership')}, ${entries.length} shown below.`
+      : `${plural(entries.length - insideCount, 'partnership')} of its own${insideCount ? `, ${insideCount} of places inside it` : ''}.`;
   return h('header', { class: 'place-header' },
     h('nav', { 'aria-label': 'Where this place lies' }, h('ol', { class: 'breadcrumbs' }, crumbs)),
     h('h1', { tabindex: '-1' }, placeName(city)),
@@ -326,7 +403,7 @@ function placeHeader(city) {
 
 /** Build the view. Returns the element and a function to draw the map and the network once
  * the element is in the page (they are drawn at their real width). */
-export function placeView(result, { onOpen }) {
+export function placeView(result, { onOpen, onMore = null }) {
   const { data, errors, query, variables, missing } = result;
   const city = data.city;
   const entries = entriesOf(city);
@@ -348,7 +425,7 @@ export function placeView(result, { onOpen }) {
       h('ul', {}, generalErrors.map((e) => h('li', {}, e.message)))) : null,
     h('div', { class: 'place-grid' },
       h('div', { class: 'place-main' },
-        partnersSection(city, entries),
+        partnersSection(city, entries, onMore && ((after) => onMore(after, result))),
         timelineSection(city, entries)),
       h('div', { class: 'place-side' },
         map.section,

@@ -2,7 +2,7 @@
 
 export const SEARCH_QUERY = `query Search($text: String!) {
   search(text: $text, first: 8) {
-    id name localName level
+    id name localName level aliases partnerCount
     country { code name }
     parent { name }
   }
@@ -15,19 +15,12 @@ const SUGGESTIONS = `
     sharedSectors { slug name }
   }`;
 
-/**
- * The place view: the place, its partners with everything shown about them (and, for a
- * province, the partners of the places inside it), partners of partners for the network,
- * and suggestions. `suggestPartners: false` leaves out a field the server may not have yet.
- */
-export function placeQuery({ suggestPartners = true } = {}) {
-  return `query Place($id: ID!) {
-  city(id: $id) {
-    id name localName level latitude longitude population wikidataId
-    country { code name }
-    parent { id name localName level }
-    partners(first: 100, includeSubdivisions: true) {
+/** Partners a page: a hub (a capital with 100+ partners) comes in pages, so that the first
+ * answer stays small; partners of partners are a few each, the rest counted. */
+export const PARTNER_PAGE = 40;
+const PARTNER_PAGE_FIELDS = `
       totalCount
+      pageInfo { hasNextPage endCursor }
       nodes {
         kind status since distanceKm
         sectors { slug name }
@@ -35,7 +28,7 @@ export function placeQuery({ suggestPartners = true } = {}) {
           id name localName level latitude longitude
           country { code name }
           parent { id name }
-          partners(first: 20) {
+          partners(first: 6) {
             totalCount
             nodes { kind city { id name localName level country { code name } } }
           }
@@ -47,11 +40,33 @@ export function placeQuery({ suggestPartners = true } = {}) {
           sources { url title publisher publishedOn }
           organizations { name kind }
         }
-      }
+      }`;
+
+/**
+ * The place view: the place, its partners with everything shown about them (and, for a
+ * province, the partners of the places inside it), partners of partners for the network,
+ * and suggestions. `suggestPartners: false` leaves out a field the server may not have yet.
+ */
+export function placeQuery({ suggestPartners = true } = {}) {
+  return `query Place($id: ID!) {
+  city(id: $id) {
+    id name localName level latitude longitude population wikidataId
+    country { code name }
+    parent { id name localName level }
+    partners(first: ${PARTNER_PAGE}, includeSubdivisions: true) {${PARTNER_PAGE_FIELDS}
     }
   }${suggestPartners ? SUGGESTIONS : ''}
 }`;
 }
+
+/** The next page of a place's partners (a hub has more than one page), the same fields. */
+export const MORE_PARTNERS_QUERY = `query MorePartners($id: ID!, $after: String!) {
+  city(id: $id) {
+    id
+    partners(first: ${PARTNER_PAGE}, after: $after, includeSubdivisions: true) {${PARTNER_PAGE_FIELDS}
+    }
+  }
+}`;
 
 /** A place chosen in advance for the path finder (its name fills the form in). */
 export const PICKED_QUERY = `query Picked($id: ID!) {

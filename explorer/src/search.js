@@ -6,6 +6,28 @@ import { SEARCH_QUERY } from './queries.js';
 
 let counter = 0;
 
+/** Roughly the API's own folding: no accents, case, spaces or punctuation ("Đà Nẵng" -> "danang"). */
+export function fold(text) {
+  return (text || '').normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd')
+    .toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+}
+
+/** The alias that matched when the name and local name did not: "München" for Munich. */
+export function matchedAlias(city, text) {
+  const key = fold(text);
+  if (!key || [city.name, city.localName].some((n) => fold(n).includes(key))) return null;
+  return (city.aliases || []).find((a) => fold(a).includes(key)) || null;
+}
+
+/** "Springfield, Massachusetts · US": the words that tell same-name places apart. */
+function placeLine(city) {
+  return [city.region ? `, ${city.region}` : '', city.country ? ` · ${city.country.code}` : ''].join('');
+}
+
+function searchPlaces(text, signal) {
+  return graphql(SEARCH_QUERY, { text }, { signal });
+}
+
 /**
  * Wire a text input as a place picker. `popup` holds the `listbox` and a `status` line;
  * `onChoose(city)` runs when a place is picked with Enter, a click or a tap.
@@ -61,8 +83,11 @@ export function attachCombobox({ input, popup, listbox, status, onChoose }) {
       onclick: () => choose(i),
     },
     placeName(city, { tag: 'span' }),
+    h('span', { class: 'option-where' }, placeLine(city)),
+    matchedAlias(city, text) ? h('span', { class: 'option-alias' }, ` (${matchedAlias(city, text)} → ${city.name})`) : null,
     h('span', { class: 'visually-hidden' }, ', '),
-    h('span', { class: 'option-context' }, placeContext(city)))));
+    h('span', { class: 'option-context' }, placeContext(city),
+      city.partnerCount ? ` · ${city.partnerCount === 1 ? '1 partner' : `${city.partnerCount} partners`}` : ''))));
     active = -1;
     input.removeAttribute('aria-activedescendant');
     if (results.length) setStatus(results.length === 1 ? '1 place found' : `${results.length} places found`);
@@ -77,7 +102,7 @@ export function attachCombobox({ input, popup, listbox, status, onChoose }) {
     setStatus('Searching…');
     open();
     try {
-      const { data } = await graphql(SEARCH_QUERY, { text }, { signal: controller.signal });
+      const { data } = await searchPlaces(text, controller.signal);
       if (controller.signal.aborted) return;
       results = (data && data.search) || [];
       render(text);

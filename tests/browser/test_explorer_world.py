@@ -1,12 +1,15 @@
 """The explorer at world scale in Chromium: the world map of flows and arcs (mouse, keyboard),
 the country view, filters in the address bar, an axe-core audit of every view at desktop and
-phone width, focus never hidden under sticky bars, forced colours, and GraphiQL opened on
-the example tabs with its Explorer plugin."""
+phone width, focus never hidden under sticky bars, forced colours, and GraphiQL with its
+Explorer plugin building and running a query by ticking fields."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, Explorer, Watch, screenshot
+from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -251,6 +255,28 @@ def test_graphiql_opens_on_the_example_tabs_with_lang_and_the_explorer(page: Any
     screenshot(page, "graphiql-explorer", full_page=False)
 
 
+def test_the_explorer_plugin_builds_a_query_by_ticking_fields_and_runs_it(
+        watched: tuple[Any, Watch]) -> None:
+    page, watch = watched
+    page.goto("/graphql")
+    expect(page.locator(".graphiql-execute-button")).to_be_visible(timeout=30_000)
+    # given: an empty editor, so the query comes from the plugin alone
+    editor = page.locator(".graphiql-query-editor")
+    editor.locator(".CodeMirror").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    # when: two fields are ticked in the Explorer and the query is run
+    pane = page.locator(".graphiql-explorer-root")
+    pane.get_by_text("partnershipStats", exact=True).click()
+    pane.get_by_text("undated", exact=True).click()
+    expect(editor).to_contain_text("partnershipStats")
+    expect(editor).to_contain_text("undated")
+    page.locator(".graphiql-execute-button").click()
+    # then: the server's answer
+    expect(page.locator(".graphiql-response")).to_contain_text('"undated":', timeout=30_000)
+    assert not watch.foreign_requests
+
+
 # --- measurements (figures for the README; not timed assertions) ------------------------
 
 def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
@@ -294,3 +320,75 @@ def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
     (ARTIFACTS / "measurements.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
     assert all(figures[v]["request_ms"] for v in ("world", "country", "place", "path"))
+
+
+# --- search at world scale, and a hub --------------------------------------------------
+
+def test_search_shows_the_alias_that_matched_and_where_each_place_lies(page: Any) -> None:
+    page.goto("/")
+    box = page.get_by_role("combobox", name=re.compile("Search"))
+    box.fill("tourane")
+    option = page.get_by_role("listbox").get_by_role("option").first
+    expect(option).to_contain_text("Tourane → Da Nang")
+    expect(option).to_contain_text("· VN")
+    box.fill("Kyoto")
+    options = page.get_by_role("listbox").get_by_role("option")
+    expect(options.first).to_contain_text("· JP")
+    # the better connected of two same-name places first
+    expect(options.first).to_contain_text("partner")
+
+
+HUB_ROWS = 45
+HUB_COUNTRIES = ["DE", "FR", "PL", "IT", "CZ"]
+
+
+@pytest.fixture(scope="module")
+def explorer_with_a_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+    """The bundled data and a hub: a place with 45 partners in five countries (a CSV
+    imported with `citylinks import`, as a user adds data)."""
+    folder = tmp_path_factory.mktemp("explorer-hub")
+    db_file = folder / "explorer.db"
+    header = ("a_name,a_country,a_wikidata,a_latitude,a_longitude,b_name,b_country,b_wikidata,"
+              "b_latitude,b_longitude,kind,status,since,until,sectors,source_url,source_title")
+    rows = [f"Hubhaven,NO,,60.0,10.0,Spoke {i:02d},{HUB_COUNTRIES[i % 5]},,"
+            f"{45 + i * 0.2},{5 + i * 0.3},SISTER_CITY,ACTIVE,{1960 + i},,,,Hub test"
+            for i in range(HUB_ROWS)]
+    csv = folder / "hub.csv"
+    csv.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    server = LiveServer(f"sqlite+aiosqlite:///{db_file}").start(timeout=120)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "citylinks", "import", str(csv), "--format", "csv",
+             "--db", f"sqlite+aiosqlite:///{db_file}"],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield Explorer(server)
+    finally:
+        server.stop()
+
+
+def test_a_hub_shows_its_partners_grouped_by_country_and_pages_the_rest(
+        open_page: Any, explorer_with_a_hub: Explorer) -> None:
+    page, watch = open_page(explorer_with_a_hub)
+    page.goto(explorer_with_a_hub.place_url("Hubhaven", "NO"))
+    expect(heading(page)).to_have_text("Hubhaven")
+    partners = page.get_by_role("region", name=re.compile("^Partners"))
+    expect(partners).to_contain_text(f"Showing 40 of {HUB_ROWS} partnerships")
+    # grouped by country, the biggest group open, an index to jump to each
+    index = partners.locator(".country-index li")
+    expect(index).to_have_count(5)
+    expect(partners.locator("details.country-group[open]")).to_have_count(1)
+    # the network draws the partners and stays readable
+    network = page.get_by_role("img", name=re.compile("^Network of Hubhaven"))
+    expect(network).to_be_visible()
+    # the next page, with the keyboard: focus goes to the first partner added
+    more = partners.get_by_role("button", name=re.compile("Show 5 more partners"))
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(partners).not_to_contain_text("Showing 40 of")
+    expect(partners.locator(".partner-card")).to_have_count(HUB_ROWS)
+    focused = page.evaluate("document.activeElement.closest('.partner-card')?.dataset.partner")
+    assert focused
+    assert len(watch.graphql_posts) == 2 and "after" in watch.graphql_posts[1]["variables"]
+    assert axe_violations(page) == []
+    screenshot(page, "hub")
