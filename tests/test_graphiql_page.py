@@ -17,7 +17,7 @@ async def test_page_has_lang_local_assets_and_the_example_tabs(client: httpx.Asy
     page = (await client.get("/graphql", headers={"Accept": "text/html"})).text
     assert '<html lang="en">' in page
     assert "unpkg.com" not in page
-    tabs = json.loads(re.search(r"window\.CITYLINKS_TABS = (.*?);</script>", page, re.S)[1])
+    tabs = json.loads(re.search(r"window\.CITYLINKS_TABS = (.*?);\n", page, re.S)[1])
     assert [t["query"] for t in tabs] == [query for _, query, _ in EXAMPLE_TABS]
     assert "visiblePlugin: explorerPlugin" in page
 
@@ -26,7 +26,7 @@ async def test_every_example_tab_is_documented_and_runs(client: httpx.AsyncClien
     docs = (REPO / "docs" / "queries.md").read_text(encoding="utf-8")
     page = (await client.get("/graphql", headers={"Accept": "text/html"})).text
     tabs: list[dict[str, Any]] = json.loads(
-        re.search(r"window\.CITYLINKS_TABS = (.*?);</script>", page, re.S)[1])
+        re.search(r"window\.CITYLINKS_TABS = (.*?);\n", page, re.S)[1])
     for tab in tabs:
         assert tab["query"] in docs
         variables = json.loads(tab.get("variables") or "{}")

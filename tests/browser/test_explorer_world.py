@@ -262,9 +262,12 @@ def test_the_explorer_plugin_builds_a_query_by_ticking_fields_and_runs_it(
     expect(page.locator(".graphiql-execute-button")).to_be_visible(timeout=30_000)
     # given: an empty editor, so the query comes from the plugin alone
     editor = page.locator(".graphiql-query-editor")
+    expect(editor).to_contain_text("Hai Phong")
+    expect(page.locator(".graphiql-explorer-root")).to_contain_text("partnershipStats")
     editor.locator(".CodeMirror").first.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
+    expect(editor).not_to_contain_text("Hai Phong")
     # when: two fields are ticked in the Explorer and the query is run
     pane = page.locator(".graphiql-explorer-root")
     pane.get_by_text("partnershipStats", exact=True).click()
