@@ -401,7 +401,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.viewers = Viewers(lambda: app.state.db)
-    app.state.persisted_queries = PersistedQueries(lambda: app.state.db, graphql.schema)
+    app.state.persisted_queries = PersistedQueries(lambda: app.state.db, graphql.schema,
+                                                   max_queries=settings.apq_max_queries)
     app.state.http_cache = HttpCache(lambda: app.state.db, settings.cache_max_age)
     return app
 

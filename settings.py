@@ -56,6 +56,9 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     max_connections: int = 1_000
+    # Registered persisted queries kept (apq.py); the least recently used go first.
+    # At most this many times max_document_bytes: 160 MiB with the defaults.
+    apq_max_queries: int = 10_000
     # Per request, one JSON line on the `citylinks.requests` logger; `GET /metrics`.
     request_log: bool = True
     metrics: bool = True

@@ -261,6 +261,10 @@ class PersistedQuery(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Moved forward at most once a minute per process: the registry keeps the most
+    # recently used when it is full.
+    last_used_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now,
+                                                      index=True)
 
 
 class Webhook(Base):
