@@ -88,7 +88,8 @@ def graphiql_page(strawberry_html: str, ids: dict[str, str | None]) -> str:
     html = html.replace("parameters.q || EXAMPLE_QUERY", "parameters.q", 1)
     # A query prop makes GraphiQL write it into whichever tab is open, on every change:
     # only a query from the address (a view's "Open in GraphiQL") is passed.
-    html = html.replace("          query: query,\n", "          query: window.CITYLINKS_FROM_ADDRESS ? query : undefined,\n", 1)
+    html = html.replace("          query: query,\n",
+                        "          query: window.CITYLINKS_FROM_ADDRESS ? query : undefined,\n", 1)
     html = html.replace(
         "plugins: [explorerPlugin],",
         "plugins: [explorerPlugin],\n          visiblePlugin: explorerPlugin,\n"

@@ -268,6 +268,8 @@ def test_the_explorer_plugin_builds_a_query_by_ticking_fields_and_runs_it(
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     expect(editor).not_to_contain_text("Hai Phong")
+    # GraphiQL passes the editor's text to its plugins after a debounce of its change events
+    page.wait_for_timeout(600)
     # when: two fields are ticked in the Explorer and the query is run
     pane = page.locator(".graphiql-explorer-root")
     pane.get_by_text("partnershipStats", exact=True).click()
