@@ -218,14 +218,15 @@ class _Loader:
                 if key not in self.source_ids:
                     wanted.setdefault(key, source)
         await self._find_sources(list(wanted))
-        missing = [{"title": key[0], "url": key[1], "publisher": source.get("publisher"),
-                    "published_on": source.get("publishedOn"),
-                    "withdrawn_on": source.get("withdrawnOn")}
-                   for key, source in wanted.items() if key not in self.source_ids]
+        missing = [key for key in wanted if key not in self.source_ids]
         if missing:
             # One executemany, then the ids read back: the ORM would insert row by row.
-            await self.session.execute(insert(Source), missing)
-            await self._find_sources([(row["title"], row["url"]) for row in missing])
+            await self.session.execute(insert(Source), [
+                {"title": title, "url": url, "publisher": wanted[title, url].get("publisher"),
+                 "published_on": wanted[title, url].get("publishedOn"),
+                 "withdrawn_on": wanted[title, url].get("withdrawnOn")}
+                for title, url in missing])
+            await self._find_sources(missing)
 
     async def _find_sources(self, keys: list[tuple[str, str | None]]) -> None:
         for start in range(0, len(keys), 500):

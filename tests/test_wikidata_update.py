@@ -194,8 +194,10 @@ HP_KK = frozenset({"Q72818", "Q188806"})
 
 
 def test_an_update_asks_the_endpoint_the_documented_query_naming_the_product(
-        store: str, replay: Replay) -> None:
-    assert update(store, replay.endpoint) == 0
+        store: str, replay: Replay, tmp_path: Path) -> None:
+    saved = tmp_path / "answer.json"
+    assert update(store, replay.endpoint, "--save", str(saved)) == 0
+    assert json.loads(saved.read_text("utf-8")) == json.loads(ANSWER_1)
     [request] = replay.received
     assert request.path == "/sparql"
     assert request.query["query"] == [twinning_query()]
@@ -204,6 +206,12 @@ def test_an_update_asks_the_endpoint_the_documented_query_naming_the_product(
     version = metadata.version("citylinks")
     assert request.headers["User-Agent"].startswith(
         f"citylinks/{version} (https://github.com/citylinks/citylinks")
+
+
+def test_without_a_file_only_the_wikidata_format_can_fetch(
+        sqlite_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("import", "--format", "csv", "--db", sqlite_store) == 2
+    assert "give a FILE, or --format wikidata" in capsys.readouterr().err
 
 
 def test_the_documentation_shows_the_query_the_command_sends() -> None:

@@ -149,7 +149,7 @@ class _Reconciler:
         return " - ".join(sorted(self.name(qid) for qid in pair))
 
     async def load_places(self) -> None:
-        self.places = {qid: (pid, name, code) for qid, pid, name, code in
+        self.places = {str(qid): (pid, name, code) for qid, pid, name, code in
                        await self.session.execute(
                            select(Place.wikidata_id, Place.id, Place.name, Country.code)
                            .join(Country, Country.id == Place.country_id)
