@@ -292,6 +292,18 @@ def test_a_later_answer_adds_ends_and_marks_the_pairs_wikidata_no_longer_has(
     assert hai_phong[HP_KK] == curated_before
 
 
+def test_the_mark_survives_a_json_export_and_import(
+        sqlite_store: str, replay: Replay, tmp_path: Path) -> None:
+    assert update(sqlite_store, replay.serve(Reply(body=ANSWER_1)).endpoint) == 0
+    assert update(sqlite_store, replay.serve(Reply(body=ANSWER_2)).endpoint) == 0
+    exported = tmp_path / "export.json"
+    assert cli("export", "-o", str(exported), "--db", sqlite_store) == 0
+    copy = f"sqlite+aiosqlite:///{tmp_path / 'copy.db'}"
+    assert cli("import", str(exported), "--db", copy) == 0
+    seattle = partnerships(copy, "Seattle")[frozenset({"Q72818", "Q5083"})]
+    assert [s["withdrawnOn"] for s in seattle["sources"]] == [today()]
+
+
 def test_the_same_answer_again_changes_nothing_and_says_so(
         store: str, replay: Replay, capsys: pytest.CaptureFixture[str]) -> None:
     assert update(store, replay.serve(Reply(body=ANSWER_1)).endpoint) == 0
