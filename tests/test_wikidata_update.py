@@ -292,6 +292,37 @@ def test_a_later_answer_adds_ends_and_marks_the_pairs_wikidata_no_longer_has(
     assert hai_phong[HP_KK] == curated_before
 
 
+def test_pairs_sourced_by_the_p190_claim_get_statements_or_their_own_withdrawn_source(
+        store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given two pairs sourced, as the bundled world is, by one shared claim source (an
+    # item's P190 section, without statement ids)
+    claim = {"title": "Wikidata: Kitakyushu (Q188806), twinned administrative body (P190)",
+             "url": "https://www.wikidata.org/wiki/Q188806#P190", "publisher": "Wikidata"}
+    world = {"format": "citylinks", "version": 1, "organizations": [], "places": [
+        {"ref": "k", "name": "Kitakyushu", "country": "JP", "wikidataId": "Q188806"},
+        {"ref": "t", "name": "Tacoma", "country": "US", "wikidataId": "Q199797"},
+        {"ref": "n", "name": "Norfolk", "country": "US", "wikidataId": "Q49231"}],
+        "partnerships": [{"places": ["k", other], "kind": "SISTER_CITY", "status": "ACTIVE",
+                          "sources": [claim]} for other in ("t", "n")]}
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world), encoding="utf-8")
+    assert cli("import", str(path), "--db", store) == 0
+    capsys.readouterr()
+    # when the whole answer has Kitakyushu - Tacoma and not Kitakyushu - Norfolk
+    assert cli("import", str(REPLAY / "answer-1.json"), "--complete", "--db", store) == 0
+    # then Tacoma's claim gives way to its statement, and Norfolk is marked on a source of
+    # its own (the shared claim source is not the pair's to mark)
+    assert f"  Kitakyushu (JP) - Norfolk (US): withdrawn on {today()}\n" in \
+        capsys.readouterr().out
+    kitakyushu = partnerships(store, "Kitakyushu")
+    [tacoma] = kitakyushu[frozenset({"Q188806", "Q199797"})]["sources"]
+    assert "#Q188806$" in tacoma["url"] and tacoma["withdrawnOn"] is None
+    assert kitakyushu[frozenset({"Q188806", "Q199797"})]["since"] == "1959"
+    [norfolk] = kitakyushu[frozenset({"Q188806", "Q49231"})]["sources"]
+    assert norfolk == {"title": f"{claim['title']}: Norfolk (Q49231)", "url": claim["url"],
+                       "publisher": "Wikidata", "withdrawnOn": today()}
+
+
 def test_the_mark_survives_a_json_export_and_import(
         sqlite_store: str, replay: Replay, tmp_path: Path) -> None:
     assert update(sqlite_store, replay.serve(Reply(body=ANSWER_1)).endpoint) == 0
