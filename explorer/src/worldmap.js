@@ -58,7 +58,7 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
     h('li', {}, h('span', { class: 'legend-swatch', 'aria-hidden': 'true' }),
       'a line between two countries, thicker for more partnerships (one arc per partnership when zoomed in)'),
     h('li', {}, h('span', { class: 'legend-swatch dot', 'aria-hidden': 'true' }),
-      'a country, larger for more partnerships'));
+      'a country, larger for more partnerships (a place, when zoomed in)'));
   figure.replaceChildren(controls, viewport, status, legend);
 
   let behaviour = null;
@@ -66,6 +66,7 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
   let layer = null;
   let arcLayer = null;
   let flowLayer = null;
+  let dotLayer = null;
   let dots = [];
   let projection = null;
   let size = { width: 0, height: 0 };
@@ -82,32 +83,35 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
     if (behaviour) selection.call(behaviour.transform, zoomIdentity);
   }
 
-  function drawArcs(list, note) {
-    const path = geoPath(projection);
+  function drawArcs(list, note, k) {
+    // The places too, small whatever the zoom (the layer is scaled by k).
+    const path = geoPath(projection).pointRadius(2.2 / Math.sqrt(k));
     const lines = list.map((a) => [[a.coordinates[0], a.coordinates[1]], [a.coordinates[2], a.coordinates[3]]]);
-    arcLayer.replaceChildren(svg('path', {
-      class: 'flow-arc', d: path({ type: 'MultiLineString', coordinates: lines }) || '',
-    }));
+    arcLayer.replaceChildren(
+      svg('path', { class: 'flow-arc', d: path({ type: 'MultiLineString', coordinates: lines }) || '' }),
+      svg('path', { class: 'arc-ends', d: path({ type: 'MultiPoint', coordinates: lines.flat() }) || '' }));
     arcLayer.dataset.arcs = String(list.length);
     arcLayer.style.display = '';
     flowLayer.style.display = 'none';
+    dotLayer.style.display = 'none';
     status.textContent = note;
   }
 
   function showFlows() {
     arcLayer.style.display = 'none';
     flowLayer.style.display = '';
+    dotLayer.style.display = '';
     status.textContent = `World view: the ${number(flows.length)} strongest flows between countries, `
       + `for ${number(total)} partnerships. Zoom in to see one arc per partnership.`;
   }
 
   function settle(transform) {
-    for (const dot of dots) dot.setAttribute('r', (Number(dot.dataset.r) / Math.sqrt(transform.k)).toFixed(2));
+    for (const dot of dots) dot.setAttribute('r', (Number(dot.dataset.r) / transform.k).toFixed(2));
     viewport.dataset.zoom = transform.k.toFixed(2);
     const zoomedIn = transform.k >= ARCS_FROM_ZOOM;
     if (arcs && (zoomedIn || arcs.length >= total)) {
       drawArcs(arcs, `One arc per partnership: ${number(arcs.length)} of ${number(total)}`
-        + `${arcs.length < total ? ', those between the best-connected places' : ''}.`);
+        + `${arcs.length < total ? ', those between the best-connected places' : ''}.`, transform.k);
       return;
     }
     if (!zoomedIn || !loadArcs) {
@@ -127,7 +131,7 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
         if (mine !== requestNumber || !arcLayer.isConnected) return;
         loadedFor = key;
         drawArcs(list, `One arc per partnership in this area: ${number(list.length)}`
-          + `${list.length >= 1000 ? ' (the 1,000 between the best-connected places; zoom in further for the rest)' : ''}.`);
+          + `${list.length >= 1000 ? ' (the 1,000 between the best-connected places; zoom in further for the rest)' : ''}.`, transform.k);
       } catch {
         if (mine === requestNumber) status.textContent = 'The partnerships of this area could not be loaded; the flows between countries stay shown.';
         showFlows();
@@ -162,7 +166,7 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
       }));
     }
     arcLayer = svg('g', { class: 'arcs' });
-    const dotLayer = svg('g', { class: 'country-dots' });
+    dotLayer = svg('g', { class: 'country-dots' });
     dots = [];
     for (const p of points) {
       const xy = projection([p.lon, p.lat]);

@@ -82,7 +82,7 @@ def test_home_draws_the_world_as_flows_with_its_counts_rankings_and_undated_said
     page.wait_for_load_state("networkidle")
     assert len(watch.graphql_posts) == 1
     assert "arcs" not in watch.graphql_posts[0]["query"]
-    screenshot(page, "world")
+    screenshot(page, "world", full_page=False)
 
 
 def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partnership(
@@ -114,6 +114,35 @@ def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partners
     expect(controls).not_to_have_attribute("data-zoom", "1.00")
 
 
+def test_the_map_zooms_with_a_pinch_on_a_touch_screen(chromium: Any, explorer: Explorer) -> None:
+    context = chromium.new_context(viewport=PHONE, has_touch=True, is_mobile=True,
+                                   base_url=explorer.url)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        expect(world_map(page)).to_be_visible()
+        controls = map_controls(page)
+        controls.scroll_into_view_if_needed()
+        box = controls.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind: str, spread: float | None) -> None:
+            points = [] if spread is None else [
+                {"x": x - spread, "y": y, "id": 0}, {"x": x + spread, "y": y, "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        # two fingers moving apart
+        touch("touchStart", 15)
+        for spread in range(25, 120, 10):
+            touch("touchMove", spread)
+        touch("touchEnd", None)
+        expect(controls).not_to_have_attribute("data-zoom", "1.00")
+        assert float(controls.get_attribute("data-zoom") or 1) > 2
+    finally:
+        context.close()
+
+
 # --- the country view and filters ------------------------------------------------------
 
 def test_country_view_names_the_country_and_ranks_its_places_and_partner_countries(
@@ -130,7 +159,7 @@ def test_country_view_names_the_country_and_ranks_its_places_and_partner_countri
     expect(page.get_by_role("region", name="By kind and status")).to_contain_text("Active")
     page.wait_for_load_state("networkidle")
     assert len(watch.graphql_posts) == 1
-    screenshot(page, "country")
+    screenshot(page, "country", full_page=False)
 
 
 def test_filters_live_in_the_address_bar_and_change_the_counts_map_and_lists(
@@ -183,7 +212,7 @@ def test_every_view_passes_axe_at_desktop_and_phone_width(
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], (view, width)
             if view in ("world", "country"):
-                screenshot(page, f"{view}-phone")
+                screenshot(page, f"{view}-phone", full_page=False)
         page.context.close()
 
 
@@ -396,4 +425,4 @@ def test_a_hub_shows_its_partners_grouped_by_country_and_pages_the_rest(
     assert focused
     assert len(watch.graphql_posts) == 2 and "after" in watch.graphql_posts[1]["variables"]
     assert axe_violations(page) == []
-    screenshot(page, "hub")
+    screenshot(page, "hub", full_page=False)
