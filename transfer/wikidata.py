@@ -64,8 +64,6 @@ class WikidataAnswer:
     pairs: dict[tuple[str, str], WikidataPair]
     # "result 9: twinned with an unknown value": rows that say nothing to import.
     skipped: list[str]
-    # Whether the answer carries statement ids (the query of docs/ asks for them).
-    with_statements: bool
 
 
 def statement_url(statement: str) -> str:
@@ -234,7 +232,7 @@ def parse_answer(data: Any) -> WikidataAnswer:
             pair.problem = f"ends ({pair.until}) before it starts ({pair.since})"
     if problems:
         raise ImportFailed(problems)
-    return WikidataAnswer(places, pairs, skipped, "statement" in variables)
+    return WikidataAnswer(places, pairs, skipped)
 
 
 def pair_sources(pair: WikidataPair, labels: dict[str, str]) -> list[dict[str, Any]]:

@@ -206,7 +206,7 @@ class _Reconciler:
             elif linked[1] is not None:
                 self.restore.add(linked[0])
                 notes.append(f"statement {statement} back on Wikidata")
-        if self.answer.with_statements:
+        if pair.statements:
             for statement, (sid, withdrawn) in item.statements.items():
                 if statement not in pair.statements and withdrawn is None:
                     self.withdraw.add(sid)
