@@ -37,7 +37,7 @@ from typing import Any
 from citylinks.db.engine import Database
 from citylinks.db.models import PersistedQuery
 from citylinks.schema.errors import BAD_USER_INPUT, PERSISTED_QUERY_NOT_FOUND
-from graphql import ExecutionResult, GraphQLError, parse, validate
+from graphql import ExecutionResult, GraphQLError
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -108,18 +108,11 @@ class PersistedQueries:
         return dataclasses.replace(request_data, query=query)
 
     def _runnable(self, request_data: Any) -> bool:
-        """Only a document that passes validation and the query limits is registered:
-        the table is no store for documents that would never run. (Registration is
-        once per document and client, so the extra parse costs nothing that matters.)"""
-        schema = self._schema
-        if not schema.limiter.admits(request_data.query, request_data.variables,
-                                     request_data.operation_name):
-            return False
-        try:
-            document = parse(request_data.query)
-        except GraphQLError:
-            return False
-        return not validate(schema._schema, document, schema.validation_rules)
+        """Only a document that passes the query limits and validation is registered:
+        the table is no store for documents that would never run. (The gate keeps its
+        verdict, so the request that follows finds it decided.)"""
+        verdict = self._schema.gate.verdict(request_data.query, request_data.operation_name)
+        return not verdict.errors
 
     def _remember(self, digest: str, query: str) -> None:
         self._cache[digest] = query

@@ -6,7 +6,9 @@ read. The ETag hashes that version with what makes one GET differ from
 another: its query string (document or persisted-query hash, variables,
 operation name), its Accept header (which picks the media type) and its
 Authorization header. A request whose If-None-Match names the current ETag is
-answered 304 without running the query.
+answered 304 without running the query; the front door asks only once the request
+has passed the rate limit and its document has been admitted, so a refused document
+reads no data version and never gets a 304.
 
 The version is read before the query runs, so a write that commits meanwhile
 can only make the answer newer than its ETag says, never older: the next
@@ -20,17 +22,14 @@ answer is `private, no-store`: it is the token holder's business alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
 from citylinks.db.engine import Database
 from citylinks.db.models import StoreState
 from sqlalchemy import select
 from starlette.responses import Response
 
-# Parameters that make a GET a GraphQL request rather than a visit to GraphiQL.
-_GRAPHQL_PARAMS = ("query", "extensions")
 _VARY = ("Accept", "Authorization")
 
 
@@ -64,11 +63,6 @@ def _vary(response: Response) -> None:
     response.headers["vary"] = ", ".join(wanted)
 
 
-def _has_errors(body: bytes) -> bool:
-    # A search first: parsing every large answer would cost more than the cache saves.
-    return b'"errors"' in body and "errors" in orjson.loads(body)
-
-
 class HttpCache:
     """Wraps the GraphQL view's handling of one HTTP request."""
 
@@ -81,24 +75,28 @@ class HttpCache:
             return "private, no-store"
         return f"public, max-age={self.max_age}"
 
-    async def respond(self, request: Any, handle: Callable[[], Awaitable[Any]]) -> Any:
-        if (request.scope.get("type") != "http" or request.method != "GET"
-                or not any(p in request.query_params for p in _GRAPHQL_PARAMS)):
-            return await handle()
-        etag = entity_tag(await data_version(self._database()), request)
-        if matches(request.headers.get("if-none-match"), etag):
-            response = Response(status_code=304, headers={
-                "etag": etag, "cache-control": self.cache_control(request)})
-            _vary(response)
-            return response
-        response = await handle()
-        if (response.status_code != 200 or "cache-control" in response.headers
-                or "json" not in response.headers.get("content-type", "")):
-            return response
-        if _has_errors(response.body):
+    async def entity_tag(self, request: Any) -> str:
+        """The ETag of an admitted GET query: the data version and the request."""
+        return entity_tag(await data_version(self._database()), request)
+
+    def not_modified(self, request: Any, etag: str,
+                     headers: Mapping[str, str]) -> Response | None:
+        """304 when If-None-Match names the current ETag (or `*`: the request was
+        admitted, so its answer exists)."""
+        if not matches(request.headers.get("if-none-match"), etag):
+            return None
+        response = Response(status_code=304, headers={
+            **headers, "etag": etag, "cache-control": self.cache_control(request)})
+        _vary(response)
+        return response
+
+    def decorate(self, request: Any, response: Response, etag: str | None,
+                 has_errors: bool) -> None:
+        """A complete answer to a GET query gets its ETag and Cache-Control; one with
+        errors is not to be stored."""
+        if has_errors or etag is None:
             response.headers["cache-control"] = "no-store"
-            return response
+            return
         response.headers["etag"] = etag
         response.headers["cache-control"] = self.cache_control(request)
         _vary(response)
-        return response

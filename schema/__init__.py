@@ -13,16 +13,15 @@ from citylinks.schema.federation import (
     public_sdl,
 )
 from citylinks.schema.graph import GraphQuery
-from citylinks.schema.limits import Limiter, QueryLimits
-from citylinks.schema.limits import validation_rules as limit_rules
+from citylinks.schema.limits import QueryLimits
 from citylinks.schema.mutations import Mutation
+from citylinks.schema.pipeline import Admission, DocumentGate
 from citylinks.schema.queries import Query as BaseQuery
 from citylinks.schema.scalars import SCALAR_MAP
 from citylinks.schema.subscriptions import Subscription
 from citylinks.settings import Settings
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule, specified_rules
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -31,7 +30,7 @@ Query = merge_types("Query", (BaseQuery, GraphQuery, AggregateQuery))
 
 
 class CitylinksSchema(FederatedSchema):
-    limiter: Limiter
+    gate: DocumentGate
     validation_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
 
     def process_errors(self, errors: list[GraphQLError],
@@ -42,26 +41,21 @@ class CitylinksSchema(FederatedSchema):
 
 def build_schema(settings: Settings | None = None) -> CitylinksSchema:
     settings = settings or Settings()
-    limiter = Limiter(QueryLimits.from_settings(settings))
-    rules = list(limit_rules(limiter.limits))
+    rules: list[type[ASTValidationRule]] = list(specified_rules)
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Any] = [
-        ErrorCodes,
-        limiter.extension,  # before ParserCache: an oversized text is refused unparsed
-        lambda: ParserCache(maxsize=512),
-        lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=512),
-    ]
+    gate: DocumentGate | None = None
+    extensions: list[Any] = [ErrorCodes, lambda: Admission(gate)]  # type: ignore[arg-type]
     schema = CitylinksSchema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=extensions,
                              config=StrawberryConfig(scalar_map=SCALAR_MAP),
                              federation_version=FEDERATION_VERSION)
-    limiter.attach(schema._schema)
     introspect_public_schema(schema)
-    schema.limiter = limiter
-    # The compiled path validates with these too: what one executor refuses, both do.
-    schema.validation_rules = (*specified_rules, *rules)
+    # Every executor's documents pass this gate (schema/pipeline.py); the server gives
+    # it the compiled path's planner.
+    gate = schema.gate = DocumentGate(schema._schema, QueryLimits.from_settings(settings),
+                                      tuple(rules))
+    schema.validation_rules = tuple(rules)
     return schema
 
 

@@ -1,30 +1,31 @@
-"""Query limits: body and document size, tokens, depth, aliases and cost, each refused as
-QUERY_TOO_COMPLEX (naming the limit and by how much) before any SQL runs.
+"""Query limits: body and document size, tokens, depth, aliases, cost and validation work,
+each refused as QUERY_TOO_COMPLEX (naming the limit and by how much) before any SQL runs.
 
-The same checks guard both executors. Depth, aliases and the cost that the document
-alone determines are graphql-core validation rules (`validation_rules`), which
-Strawberry's validation and the compiled path's cached validation both run. What
-depends on the request — the size and tokens of the text before it is parsed, and a
-cost whose page sizes come from variables — is checked by `Limiter`: Strawberry runs it
-as a schema extension, the HTTP view calls `Limiter.admits` before the compiled path.
+This module measures; schema/pipeline.py applies the measures in order, before
+validation, for every executor: size and tokens before parsing, depth, aliases and the
+cost the document alone determines on the parsed document, the validation work before
+validating, and a cost whose page sizes come from variables per request, with the
+variables coerced as execution coerces them (`first: 100.0` is 100).
 
 Cost follows GitHub's node limit: every object field counts 1, and a connection (a
 field with `first`/`last`) multiplies the cost of its selection by its page size — the
 argument's value clamped to 0..100 (larger values are refused as BAD_USER_INPUT
-anyway), else its default, else 20. Lists without a page size count 1 each, and
-every branch of a fragment counts, so the figure is an upper bound.
+anyway), else its default, else 20. A list a list argument asks for (`nodes(ids:)`,
+`_entities(representations:)`) multiplies by its length; other lists by the most they
+can hold (LIST_BOUNDS: `countries` 250, `sectors` 50, a partnership's `cities` 2) or
+else DEFAULT_LIST_BOUND (20). Every branch of a fragment counts, so the figure is an
+upper bound.
 
 Why not Strawberry's QueryDepthLimiter, MaxAliasesLimiter and MaxTokensLimiter: their
 errors carry no code and (depth, tokens) not the figure, so the client cannot learn by
-how much it is over; they live in Strawberry's extension chain, which the compiled
-read path skips, where a plain validation rule runs on both; and Strawberry has no
-cost limiter, which needs the same walk as depth and aliases. One walk measures all
-three, once per document (validation and the LRU below are cached by document).
+how much it is over; they run after parsing and with validation, where the limits must
+come before validation (graphql-core's validation is super-linear in repeated fields);
+and Strawberry has no cost limiter, which needs the same walk as depth and aliases. One
+walk measures all three, once per document (the pipeline keeps each verdict).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,36 +35,45 @@ from citylinks.schema.errors import BAD_USER_INPUT, QUERY_TOO_COMPLEX
 from citylinks.settings import Settings
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInt,
     GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
     StringValueNode,
-    ValidationContext,
-    ValidationRule,
     VariableNode,
     Visitor,
     get_named_type,
-    parse,
     visit,
 )
 from graphql.language import Lexer, TokenKind
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
 
 # The contract: pages hold at most 100 and default to 20.
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 _PAGE_ARGUMENTS = ("first", "last")
+# Lists whose length a list argument gives: one object per item asked for.
+_LIST_ARGUMENTS = {"nodes": "ids", "_entities": "representations"}
+# Lists without a page size count their selection this many times: the most they can
+# hold where the model bounds them (249 ISO 3166-1 codes; two cities a partnership;
+# the sector taxonomy, kept well under 50), else DEFAULT_LIST_BOUND, a generous
+# figure for the lists a place or partnership holds (milestones, sources,
+# organizations, count buckets).
+LIST_BOUNDS = {"countries": 250, "sectors": 50, "cities": 2, "bySector": 50,
+               "byCountry": 250}
+DEFAULT_LIST_BOUND = 20
 # Cost is an upper bound; past this it only needs to say "far too much".
 _COST_CAP = 10**15
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
@@ -79,13 +89,15 @@ class QueryLimits:
     max_tokens: int = Settings.max_tokens
     max_document_bytes: int = Settings.max_document_bytes
     max_body_bytes: int = Settings.max_body_bytes
+    max_validation_checks: int = Settings.max_validation_checks
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueryLimits:
         return cls(max_depth=settings.max_depth, max_cost=settings.max_cost,
                    max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
                    max_document_bytes=settings.max_document_bytes,
-                   max_body_bytes=settings.max_body_bytes)
+                   max_body_bytes=settings.max_body_bytes,
+                   max_validation_checks=settings.max_validation_checks)
 
 
 _WHAT = {
@@ -95,8 +107,13 @@ _WHAT = {
     "tokens": "The document has {actual:,} tokens; the limit is {maximum:,}",
     "documentSize": "The document is {actual:,} bytes; the limit is {maximum:,}",
     "bodySize": "The request body is {actual:,} bytes; the limit is {maximum:,}",
+    "validation": ("Validating the document takes at least {actual:,} checks; the limit "
+                   "is {maximum:,}"),
 }
 _HINT = {
+    "validation": (" Each field counts 20 and each pair of fields answering under the same "
+                   "name in one selection set (fragments included) 1: select a field once "
+                   "where it repeats."),
     "cost": (" Each object counts 1 and a connection multiplies its selection by its "
              "`first` or `last` (20 when absent): ask for smaller pages or fewer nested "
              "connections."),
@@ -187,16 +204,29 @@ class _Measure:
             definition = parent.fields.get(name)
         inner = get_named_type(definition.type) if definition is not None else None
         child = self._selections(node.selection_set, inner, visiting)
-        pages, from_variable = self._page_size(node, definition, inner)
+        parent_name = getattr(parent, "name", "")
+        if parent_name.endswith("Connection") or parent_name.startswith("__"):
+            # edges and nodes: the connection counted its page; introspection's lists
+            # are the schema's own, a fixed size.
+            pages, from_variable = 1, False
+        else:
+            pages, from_variable = self._page_size(node, definition, inner)
         return Measures(depth=child.depth + 1, aliases=aliases + child.aliases,
                         cost=min(1 + pages * child.cost, _COST_CAP),
                         variable_pages=child.variable_pages or from_variable)
 
     def _page_size(self, node: FieldNode, definition: Any, inner: Any) -> tuple[int, bool]:
         """How many times the field's selection counts, and whether a variable said so."""
-        if definition is None or not any(a in definition.args for a in _PAGE_ARGUMENTS):
+        if definition is None:
             return 1, False
         given = {a.name.value: a.value for a in node.arguments or ()}
+        listed = _LIST_ARGUMENTS.get(node.name.value)
+        if listed is not None and listed in definition.args:
+            return self._list_length(given.get(listed))
+        if not any(a in definition.args for a in _PAGE_ARGUMENTS):
+            if _is_list(definition.type):
+                return LIST_BOUNDS.get(node.name.value, DEFAULT_LIST_BOUND), False
+            return 1, False
         sizes: list[int] = []
         from_variable = False
         for name in _PAGE_ARGUMENTS:
@@ -206,8 +236,7 @@ class _Measure:
                 if self.variables is None:
                     sizes.append(0)  # unknown before the request: the lower bound
                     continue
-                raw = self.variables.get(value.name.value,
-                                         self._defaults.get(value.name.value))
+                raw = self._variable(value)
                 if raw is not None:  # a variable not given leaves the argument unset
                     sizes.append(_page(raw))
             elif isinstance(value, IntValueNode):
@@ -219,19 +248,45 @@ class _Measure:
             default = argument.default_value if argument is not None else None
             if isinstance(default, int) and not isinstance(default, bool):
                 return _page(default), from_variable
-        is_connection = inner is not None and inner.name.endswith("Connection")
-        return (DEFAULT_PAGE if is_connection else 1), from_variable
+        if inner is not None and inner.name.endswith("Connection"):
+            return DEFAULT_PAGE, from_variable
+        if _is_list(definition.type):
+            return LIST_BOUNDS.get(node.name.value, DEFAULT_LIST_BOUND), from_variable
+        return 1, from_variable
+
+    def _variable(self, node: VariableNode) -> Any:
+        assert self.variables is not None
+        name = node.name.value
+        return self.variables.get(name, self._defaults.get(name))
+
+    def _list_length(self, value: Any) -> tuple[int, bool]:
+        """A list argument's length (`nodes(ids:)`): one object per item it names."""
+        if isinstance(value, VariableNode):
+            if self.variables is None:
+                return 0, True
+            raw = self._variable(value)
+            return (len(raw) if isinstance(raw, list) else int(raw is not None)), True
+        if isinstance(value, ListValueNode):
+            return len(value.values), False
+        return int(value is not None), False
+
+
+def _is_list(type_: Any) -> bool:
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
 
 
 def _page(value: Any) -> int:
-    """A page size as the cost counts it: only integers; clamped to what a page can hold."""
-    if isinstance(value, bool):
+    """A page size as the cost counts it, coerced as execution coerces an Int (`100.0` is
+    100); a value execution refuses counts 0. Clamped to what a page can hold."""
+    if isinstance(value, str):  # a literal's text (IntValueNode.value)
+        value = int(value) if value.lstrip("-").isdigit() else None
+    try:
+        size = GraphQLInt.parse_value(value)
+    except (GraphQLError, TypeError, ValueError):
         return 0
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        value = int(value)
-    if not isinstance(value, int):
-        return 0
-    return max(0, min(value, MAX_PAGE))
+    return max(0, min(size, MAX_PAGE))
 
 
 def measure(schema: GraphQLSchema, document: DocumentNode,
@@ -253,7 +308,111 @@ def measure(schema: GraphQLSchema, document: DocumentNode,
     return total
 
 
-def _measure_errors(limits: QueryLimits, measures: Measures,
+# What visiting one field costs validation, in comparisons of two fields (measured:
+# about 25 us against 0.3-1.7 us with graphql-core 3.3).
+FIELD_CHECKS = 20
+
+
+class _OverBudget(Exception):
+    pass
+
+
+class _ValidationWork:
+    """An estimate of what graphql-core's validation does with a document, counted until
+    it passes a budget (so counting costs at most the budget).
+
+    Validation visits every field once, and OverlappingFieldsCanBeMerged compares every
+    pair of fields that answer under the same name in one selection set (fragments
+    spread into it included), and the pairs of their sub-selections, recursively: work
+    that grows with the square of repeated fields. `{ stats { cities } }` repeated 300
+    times takes graphql-core half a second, 490 times a recursion error."""
+
+    def __init__(self, document: DocumentNode, budget: int) -> None:
+        self.budget = budget
+        self.work = 0
+        self.fragments = {d.name.value: d for d in document.definitions
+                          if isinstance(d, FragmentDefinitionNode)}
+        self._fields: dict[int, dict[str, list[FieldNode]]] = {}
+
+    def spend(self, amount: int) -> None:
+        self.work += amount
+        if self.work > self.budget:
+            raise _OverBudget
+
+    def fields(self, selection_set: SelectionSetNode,
+               visiting: frozenset[str] = frozenset()) -> dict[str, list[FieldNode]]:
+        """The set's fields by response name, through its fragments."""
+        known = self._fields.get(id(selection_set))
+        if known is not None:
+            return known
+        found: dict[str, list[FieldNode]] = {}
+        spread: set[str] = set()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                found.setdefault(key, []).append(selection)
+                self.spend(1)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                inner = self.fields(selection.selection_set, visiting)
+            else:
+                name = selection.name.value  # type: ignore[attr-defined]
+                fragment = self.fragments.get(name)
+                if fragment is None or name in visiting or name in spread:
+                    continue
+                spread.add(name)
+                inner = self.fields(fragment.selection_set, visiting | {name})
+            for key, nodes in inner.items():
+                found.setdefault(key, []).extend(nodes)
+                self.spend(len(nodes))
+        self._fields[id(selection_set)] = found
+        return found
+
+    def compare(self, first: FieldNode, second: FieldNode) -> None:
+        self.spend(1)
+        if first.selection_set is None or second.selection_set is None:
+            return
+        mine = self.fields(first.selection_set)
+        theirs = self.fields(second.selection_set)
+        for key, nodes in mine.items():
+            for other in theirs.get(key, ()):
+                for node in nodes:
+                    self.compare(node, other)
+
+    def document(self, document: DocumentNode) -> int:
+        class SelectionSets(Visitor):
+            def __init__(self) -> None:
+                super().__init__()
+                self.found: list[SelectionSetNode] = []
+                self.fields = 0
+
+            def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+                self.found.append(node)
+
+            def enter_field(self, *_: Any) -> None:
+                self.fields += 1
+
+        collector = SelectionSets()
+        visit(document, collector)
+        try:
+            self.spend(FIELD_CHECKS * collector.fields)
+            for selection_set in collector.found:
+                for nodes in self.fields(selection_set).values():
+                    for i, node in enumerate(nodes):
+                        for other in nodes[i + 1:]:
+                            self.compare(node, other)
+        except _OverBudget:
+            pass
+        return self.work
+
+
+def validation_work(document: DocumentNode, budget: int) -> int:
+    """What validating the document would cost, in field visits and comparisons; past
+    `budget`, some figure over it."""
+    return _ValidationWork(document, budget).document(document)
+
+
+def measure_errors(limits: QueryLimits, measures: Measures,
                     nodes: Any = None) -> list[GraphQLError]:
     errors = []
     if measures.depth > limits.max_depth:
@@ -265,21 +424,6 @@ def _measure_errors(limits: QueryLimits, measures: Measures,
     return errors
 
 
-def validation_rules(limits: QueryLimits) -> tuple[type[ValidationRule], ...]:
-    """The rule that refuses each operation over depth, aliases or its document-only cost."""
-
-    class QueryLimitsRule(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode,
-                                       *_: Any) -> Any:
-            context: ValidationContext = self.context
-            measures = _Measure(context.schema, context.document, None).operation(node)
-            for error in _measure_errors(limits, measures, node):
-                context.report_error(error)
-            return self.SKIP
-
-    return (QueryLimitsRule,)
-
-
 # ------------------------------------------------------------------ per request
 
 
@@ -289,14 +433,14 @@ def nul_refused() -> GraphQLError:
                         extensions={"code": BAD_USER_INPUT})
 
 
-def _has_nul(value: Any) -> bool:
+def has_nul(value: Any) -> bool:
     """Whether a string anywhere in a document's literals or in variables holds U+0000."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, Mapping):
-        return any(_has_nul(v) for v in value.values())
+        return any(has_nul(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     if isinstance(value, DocumentNode):
         return any("\x00" in node.value for node in _string_values(value))
     return False
@@ -313,13 +457,6 @@ def _string_values(document: DocumentNode) -> Iterator[StringValueNode]:
     yield from found
 
 
-@dataclass
-class _Facts:
-    error: GraphQLError | None
-    document: DocumentNode | None
-    variable_pages: bool
-
-
 def count_tokens(text: str) -> int:
     """Tokens as graphql-core's `max_tokens` counts them (punctuators, names, values)."""
     lexer = Lexer(Source(text))
@@ -330,112 +467,6 @@ def count_tokens(text: str) -> int:
     except GraphQLError:
         pass
     return count
-
-
-class Limiter:
-    """The request-time checks: text size and tokens before parsing, and the cost with the
-    request's variables; what it learns of each document text is kept in an LRU."""
-
-    def __init__(self, limits: QueryLimits, cache_size: int = 512) -> None:
-        self.limits = limits
-        self.schema: GraphQLSchema | None = None
-        self._cache: OrderedDict[str, _Facts] = OrderedDict()
-        self._cache_size = cache_size
-
-    def attach(self, schema: GraphQLSchema) -> None:
-        self.schema = schema
-
-    def facts(self, query: str) -> _Facts:
-        limit = self.limits.max_document_bytes
-        # Characters never outnumber UTF-8 bytes: a long text is refused unencoded.
-        if len(query) > limit:
-            return _Facts(too_complex("documentSize", len(query.encode()), limit), None, False)
-        cached = self._cache.get(query)
-        if cached is not None:
-            self._cache.move_to_end(query)
-            return cached
-        facts = self._learn(query)
-        self._cache[query] = facts
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return facts
-
-    def _learn(self, query: str) -> _Facts:
-        size = len(query.encode())
-        if size > self.limits.max_document_bytes:
-            return _Facts(too_complex("documentSize", size, self.limits.max_document_bytes),
-                          None, False)
-        try:
-            document = parse(query, max_tokens=self.limits.max_tokens)
-        except GraphQLError as error:
-            if "tokens" in error.message and "more than" in error.message:
-                return _Facts(too_complex("tokens", count_tokens(query),
-                                          self.limits.max_tokens), None, False)
-            return _Facts(None, None, False)  # the executor reports the syntax error
-        if ("\x00" in query or "\\u0000" in query) and _has_nul(document):
-            return _Facts(nul_refused(), None, False)
-        assert self.schema is not None, "Limiter.attach(schema) first"
-        variable_pages = measure(self.schema, document).variable_pages
-        return _Facts(None, document, variable_pages)
-
-    def cost_error(self, document: DocumentNode, variables: Mapping[str, Any] | None,
-                   operation_name: str | None) -> GraphQLError | None:
-        assert self.schema is not None, "Limiter.attach(schema) first"
-        cost = measure(self.schema, document, variables or {}, operation_name).cost
-        if cost > self.limits.max_cost:
-            return too_complex("cost", cost, self.limits.max_cost)
-        return None
-
-    def request_error(self, query: str, variables: Mapping[str, Any] | None,
-                      operation_name: str | None) -> GraphQLError | None:
-        """What this request is refused for, among the checks validation cannot make."""
-        facts = self.facts(query)
-        if facts.error is not None:
-            return facts.error
-        if variables and _has_nul(variables):
-            return nul_refused()
-        if facts.variable_pages and facts.document is not None:
-            return self.cost_error(facts.document, variables, operation_name)
-        return None
-
-    def admits(self, query: str, variables: Mapping[str, Any] | None,
-               operation_name: str | None) -> bool:
-        return self.request_error(query, variables, operation_name) is None
-
-    def extension(self) -> SchemaExtension:
-        """A fresh extension per operation, as Strawberry wants its extensions."""
-        return QueryLimitsExtension(self)
-
-
-class QueryLimitsExtension(SchemaExtension):
-    """Strawberry's side of `Limiter`: refuses an oversized text before parsing (and hands
-    over the parse it cached), and a cost over the limit before execution."""
-
-    def __init__(self, limiter: Limiter) -> None:
-        self.limiter = limiter
-        self._variable_pages = False
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.query is not None and context.graphql_document is None:
-            facts = self.limiter.facts(context.query)
-            if facts.error is not None:
-                raise GraphQLError(facts.error.message, extensions=facts.error.extensions)
-            self._variable_pages = facts.variable_pages
-            if facts.document is not None:
-                context.graphql_document = facts.document
-        yield
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.variables and _has_nul(context.variables):
-            context.result = ExecutionResult(data=None, errors=[nul_refused()])
-        elif self._variable_pages and context.graphql_document is not None:
-            error = self.limiter.cost_error(context.graphql_document, context.variables,
-                                            context.operation_name)
-            if error is not None:
-                context.result = ExecutionResult(data=None, errors=[error])
-        yield
 
 
 # ------------------------------------------------------------------ request body

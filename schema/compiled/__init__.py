@@ -2,11 +2,11 @@
 
 graphql-core's executor spends most of a large nested answer completing fields
 one by one (its known per-field cost). For queries it can express, this path
-parses and validates a document once, keeps the plan, and per request runs one
-statement per relation per nesting level, assembling the response directly. Any
-document or request it cannot answer exactly — introspection, abstract types,
-errors of any kind — goes to Strawberry's executor, the reference whose answers
-the tests compare this path against.
+takes the plan the request pipeline made once per document (schema/pipeline.py),
+and per request runs one statement per relation per nesting level, assembling the
+response directly. Any document or request it cannot answer exactly —
+introspection, abstract types, errors of any kind — goes to Strawberry's
+executor, the reference whose answers the tests compare this path against.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import strawberry
@@ -46,23 +45,19 @@ from graphql import (
     ObjectValueNode,
     VariableNode,
     get_argument_values,
-    parse,
     specified_scalar_types,
-    validate,
 )
 from graphql.execution.values import get_variable_values
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import OperationalError
 from strawberry.types.arguments import convert_arguments
 
+if TYPE_CHECKING:
+    from citylinks.schema.pipeline import DocumentGate
+
 log = logging.getLogger("citylinks.compiled")
 
 DEFINITION_BACKREF = "strawberry-definition"
-
-
-@dataclass
-class _Compiled:
-    plan: OperationPlan | None
 
 
 CONVERTED_PER_FIELD = 256
@@ -181,19 +176,17 @@ class Run:
 
 
 class CompiledExecutor:
-    def __init__(self, schema: strawberry.Schema, cache_size: int = 1000) -> None:
+    def __init__(self, schema: strawberry.Schema) -> None:
         self.schema = schema
         self.graphql_schema = schema._schema
         self.scalar_registry = schema.schema_converter.scalar_registry
         self.config = schema.config
         self.planner = Planner(self.graphql_schema, build_registry())
-        # The schema's own rules, query limits included (schema/limits.py): a document
-        # refused there is never planned here.
-        self.validation_rules = getattr(schema, "validation_rules", None)
+        # Documents come through the schema's gate, which plans what it admits.
+        self.gate: DocumentGate = schema.gate  # type: ignore[attr-defined]
+        self.gate.planner = self.planner
         # Off: every plan runs on the batch tier (the tests compare both tiers).
         self.sql_tier = True
-        self._cache: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
-        self._cache_size = cache_size
 
     def plain_arguments(self, field: FieldPlan) -> dict[str, str] | Literal[False]:
         """The field's GraphQL -> Python argument names when Strawberry's conversion
@@ -211,22 +204,9 @@ class CompiledExecutor:
         return names
 
     def compile(self, query: str, operation_name: str | None) -> OperationPlan | None:
-        key = (query, operation_name)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached.plan
-        plan: OperationPlan | None = None
-        try:
-            document = parse(query)
-            if not validate(self.graphql_schema, document, self.validation_rules):
-                plan = self.planner.plan(document, operation_name)
-        except (GraphQLError, NotCompilable):
-            plan = None
-        self._cache[key] = _Compiled(plan)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return plan
+        """The plan of an admitted query document (schema/pipeline.py keeps it)."""
+        verdict = self.gate.verdict(query, operation_name)
+        return None if verdict.errors else verdict.plan
 
     async def execute(self, query: str, variables: dict[str, Any] | None,
                       operation_name: str | None, context: Any) -> ExecutionResult | None:
@@ -234,6 +214,12 @@ class CompiledExecutor:
         plan = self.compile(query, operation_name)
         if plan is None:
             return None
+        return await self.execute_plan(plan, variables, context)
+
+    async def execute_plan(self, plan: OperationPlan, variables: dict[str, Any] | None,
+                           context: Any) -> ExecutionResult | None:
+        """The answer to an admitted request, or None when the reference executor should
+        answer instead (a variable it refuses, an error of any kind)."""
         coerced = get_variable_values(self.graphql_schema,
                                       plan.operation.variable_definitions or (), variables or {})
         if isinstance(coerced, list):

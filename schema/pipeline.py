@@ -1,0 +1,227 @@
+"""The document steps of the one request pipeline: size, lexing under the token cap, the
+query limits, validation under a budget, validation and the compiled plan, each refusing
+with a coded error before the next costs anything; a document's verdict is kept, so a
+repeated document costs a dictionary look-up, refused or accepted.
+
+The transport steps before these (body, rate limit, persisted queries) are frontdoor.py's.
+Strawberry's executor takes an admitted document through `Admission`, the schema
+extension that hands it the parsed document and skips its own parse and validation;
+called directly (tests, tools), the extension runs the same steps itself.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from citylinks.schema.compiled.planner import NotCompilable, OperationPlan, Planner
+from citylinks.schema.errors import GRAPHQL_PARSE_FAILED, coded_errors
+from citylinks.schema.limits import (
+    QueryLimits,
+    count_tokens,
+    has_nul,
+    measure,
+    measure_errors,
+    nul_refused,
+    too_complex,
+    validation_work,
+)
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+# Verdicts kept per process; bounded in count and in the text they hold (a refused
+# document keeps only its errors).
+VERDICTS = 1_000
+VERDICT_TEXT_BYTES = 4_000_000
+# Variables nested deeper than this are refused before anything walks them: no input
+# type of the schema nests so deep, and JSON nested a thousand deep would exhaust
+# Python's recursion in coercion.
+MAX_VARIABLE_NESTING = 32
+
+
+@dataclass
+class Verdict:
+    """What the document steps decided about one (document, operation name)."""
+
+    errors: list[GraphQLError] | None = None
+    document: DocumentNode | None = None
+    operation: OperationDefinitionNode | None = None
+    # The compiled read path's plan; None: Strawberry's executor answers.
+    plan: OperationPlan | None = None
+    # The cost depends on variables: checked again per request.
+    variable_pages: bool = False
+
+    @property
+    def operation_type(self) -> OperationType | None:
+        return self.operation.operation if self.operation is not None else None
+
+
+# The verdict the transport admitted, for the executor it calls next (one asyncio task
+# per request or WebSocket operation, so one value per operation).
+ADMITTED: ContextVar[Verdict | None] = ContextVar("citylinks_admitted", default=None)
+
+
+def _operation(document: DocumentNode,
+               operation_name: str | None) -> OperationDefinitionNode | GraphQLError:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        if len(operations) == 1:
+            return operations[0]
+        return GraphQLError("Must provide operation name if query contains multiple "
+                            "operations." if operations else "The document has no operation.")
+    for operation in operations:
+        if operation.name is not None and operation.name.value == operation_name:
+            return operation
+    return GraphQLError(f"Unknown operation named '{operation_name}'.")
+
+
+def _variables_too_deep(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_VARIABLE_NESTING:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+class DocumentGate:
+    """The document steps, with their verdicts cached by (document, operation name)."""
+
+    def __init__(self, schema: GraphQLSchema, limits: QueryLimits,
+                 rules: tuple[type[ASTValidationRule], ...],
+                 planner: Planner | None = None) -> None:
+        self.schema = schema
+        self.limits = limits
+        self.rules = rules
+        self.planner = planner
+        self._verdicts: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
+        self._text = 0
+
+    def verdict(self, query: str, operation_name: str | None) -> Verdict:
+        limit = self.limits.max_document_bytes
+        # Characters never outnumber UTF-8 bytes: a long text is refused unencoded.
+        if len(query) > limit:
+            return Verdict([too_complex("documentSize", len(query.encode()), limit)])
+        key = (query, operation_name)
+        known = self._verdicts.get(key)
+        if known is not None:
+            self._verdicts.move_to_end(key)
+            return known
+        verdict = self._decide(query, operation_name)
+        self._verdicts[key] = verdict
+        self._text += len(query)
+        while len(self._verdicts) > VERDICTS or self._text > VERDICT_TEXT_BYTES:
+            (old, _), _ = self._verdicts.popitem(last=False)
+            self._text -= len(old)
+        return verdict
+
+    def _decide(self, query: str, operation_name: str | None) -> Verdict:
+        limits = self.limits
+        size = len(query.encode("utf-8", "surrogatepass"))
+        if size > limits.max_document_bytes:
+            return Verdict([too_complex("documentSize", size, limits.max_document_bytes)])
+        try:
+            document = parse(query, max_tokens=limits.max_tokens)
+        except GraphQLError as error:
+            if "tokens" in error.message and "more than" in error.message:
+                return Verdict([too_complex("tokens", count_tokens(query), limits.max_tokens)])
+            return Verdict([GraphQLError(error.message, error.nodes, error.source,
+                                         error.positions,
+                                         extensions={"code": GRAPHQL_PARSE_FAILED})])
+        except RecursionError:
+            # Brackets nested hundreds deep inside the token cap: far over any depth.
+            return Verdict([too_complex("depth", limits.max_tokens // 2, limits.max_depth)])
+        if ("\x00" in query or "\\u0000" in query) and has_nul(document):
+            return Verdict([nul_refused()])
+        operation = _operation(document, operation_name)
+        if isinstance(operation, GraphQLError):
+            return Verdict(coded_errors([operation]), document)
+        measures = measure(self.schema, document, None, operation_name)
+        errors = measure_errors(limits, measures, [operation])
+        if errors:
+            return Verdict(errors, document, operation)
+        work = validation_work(document, limits.max_validation_checks)
+        if work > limits.max_validation_checks:
+            return Verdict([too_complex("validation", work, limits.max_validation_checks)],
+                           document, operation)
+        errors = validate_document(self.schema, document, self.rules)
+        if errors:
+            return Verdict(coded_errors(errors), document, operation)
+        plan = None
+        if self.planner is not None and operation.operation is OperationType.QUERY:
+            try:
+                plan = self.planner.plan(document, operation_name)
+            except NotCompilable:
+                plan = None
+        return Verdict(None, document, operation, plan, measures.variable_pages)
+
+    def request_errors(self, verdict: Verdict,
+                       variables: Mapping[str, Any] | None) -> list[GraphQLError] | None:
+        """What this request is refused for that depends on its variables."""
+        if variables:
+            if _variables_too_deep(variables):
+                return coded_errors([GraphQLError(
+                    f"Variables nest deeper than {MAX_VARIABLE_NESTING} levels.",
+                    extensions={"code": "BAD_USER_INPUT"})])
+            if has_nul(variables):
+                return [nul_refused()]
+        if verdict.variable_pages and verdict.document is not None:
+            assert verdict.operation is not None
+            name = verdict.operation.name.value if verdict.operation.name else None
+            cost = measure(self.schema, verdict.document, variables or {}, name).cost
+            if cost > self.limits.max_cost:
+                return [too_complex("cost", cost, self.limits.max_cost)]
+        return None
+
+
+class Admission(SchemaExtension):
+    """Strawberry's side of the gate: the admitted document instead of a parse, its
+    verdict instead of a validation, and the per-request checks when nothing ran them."""
+
+    def __init__(self, gate: DocumentGate) -> None:
+        self.gate = gate
+        self.verdict: Verdict | None = None
+        self.admitted = False
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        verdict = ADMITTED.get()
+        self.admitted = verdict is not None
+        if verdict is None and context.query is not None and context.graphql_document is None:
+            verdict = self.gate.verdict(context.query, context.provided_operation_name)
+        self.verdict = verdict
+        if verdict is not None:
+            if verdict.document is None and verdict.errors:
+                raise verdict.errors[0]
+            context.graphql_document = verdict.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        if self.verdict is not None:
+            self.execution_context.pre_execution_errors = list(self.verdict.errors or ())
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if not self.admitted and self.verdict is not None:
+            errors = self.gate.request_errors(self.verdict, context.variables)
+            if errors:
+                context.result = ExecutionResult(data=None, errors=errors)
+        yield
