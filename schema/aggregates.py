@@ -4,12 +4,15 @@ partnerships that match a filter, for pictures of the world that never fetch the
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import field
 from typing import Annotated, Any
 
 import strawberry
 from citylinks.db import aggregates
 from citylinks.db.queries import PartnershipFilterSpec
+from citylinks.httpcache import data_version
 from citylinks.schema.errors import bad_input
 from citylinks.schema.ids import encode_id
 from citylinks.schema.inputs import PartnershipFilter, _code, partnership_filter_spec
@@ -28,6 +31,13 @@ FILTER = strawberry.argument(description=(
     'A decade is sinceFrom "1990", sinceTo "1999".'))
 MAX_ARCS = 2000
 DEFAULT_ARCS = 500
+
+
+# Aggregates of one data version never change: every accepted write (and import) bumps the
+# version, so answers are kept per version, and a page that many people open (the world)
+# costs one primary-key read instead of its grouped statements.
+_ANSWERS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_ANSWERS_KEPT = 512
 
 
 def _bounded(value: int, limit: int, field: str = "first") -> int:
@@ -111,17 +121,33 @@ def _box(value: BoundingBoxInput | None) -> aggregates.BoundingBox | None:
 class PartnershipStats:
     spec: strawberry.Private[PartnershipFilterSpec | None]
     # The four totals come from one load, however many of them a document asks for.
-    loaded: strawberry.Private[dict[str, asyncio.Future[dict[str, int]]]] = field(
-        default_factory=dict)
+    loaded: strawberry.Private[dict[str, asyncio.Future[Any]]] = field(default_factory=dict)
+
+    def _once(self, name: str, make: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        if name not in self.loaded:
+            self.loaded[name] = asyncio.ensure_future(make())
+        return self.loaded[name]
+
+    async def _answer(self, info: Info, key: tuple[Any, ...],
+                      compute: Callable[[Any], Awaitable[Any]]) -> Any:
+        """`compute(conn)`'s answer, from the answers kept for this data version if there."""
+        database = info.context.db
+        version = await self._once("version", lambda: data_version(database))
+        full = (id(database), version, self.spec, *key)
+        if full in _ANSWERS:
+            _ANSWERS.move_to_end(full)
+            return _ANSWERS[full]
+        async with database.read() as conn:
+            answer = await compute(conn)
+        _ANSWERS[full] = answer
+        while len(_ANSWERS) > _ANSWERS_KEPT:
+            _ANSWERS.popitem(last=False)
+        return answer
 
     async def _totals(self, info: Info) -> dict[str, int]:
-        if "totals" not in self.loaded:
-            self.loaded["totals"] = asyncio.ensure_future(self._load_totals(info))
-        return await self.loaded["totals"]
-
-    async def _load_totals(self, info: Info) -> dict[str, int]:
-        async with info.context.db.read() as conn:
-            return await aggregates.totals(conn, self.spec)
+        answer: dict[str, int] = await self._once("totals", lambda: self._answer(
+            info, ("totals",), lambda conn: aggregates.totals(conn, self.spec)))
+        return answer
 
     @strawberry.field(description="Matching partnerships.")
     async def partnerships(self, info: Info) -> int:
@@ -141,32 +167,32 @@ class PartnershipStats:
 
     @strawberry.field(description="By kind (the enum value), in the enum's order of names.")
     async def by_kind(self, info: Info) -> list[CountBucket]:
-        async with info.context.db.read() as conn:
-            return _buckets(await aggregates.by_column(conn, self.spec, "kind"))
+        return _buckets(await self._answer(
+            info, ("kind",), lambda conn: aggregates.by_column(conn, self.spec, "kind")))
 
     @strawberry.field(description="By status (the enum value).")
     async def by_status(self, info: Info) -> list[CountBucket]:
-        async with info.context.db.read() as conn:
-            return _buckets(await aggregates.by_column(conn, self.spec, "status"))
+        return _buckets(await self._answer(
+            info, ("status",), lambda conn: aggregates.by_column(conn, self.spec, "status")))
 
     @strawberry.field(description=(
         'By the year of `since` ("2009"), oldest first; undated ones are in `undated`.'))
     async def by_year(self, info: Info) -> list[CountBucket]:
-        async with info.context.db.read() as conn:
-            return _buckets(await aggregates.by_period(conn, self.spec, 4))
+        return _buckets(await self._answer(
+            info, ("year",), lambda conn: aggregates.by_period(conn, self.spec, 4)))
 
     @strawberry.field(description=(
         'By the decade of `since` ("1990" for 1990-1999), oldest first; undated ones are '
         "in `undated`."))
     async def by_decade(self, info: Info) -> list[CountBucket]:
-        async with info.context.db.read() as conn:
-            return _buckets(await aggregates.by_period(conn, self.spec, 3))
+        return _buckets(await self._answer(
+            info, ("decade",), lambda conn: aggregates.by_period(conn, self.spec, 3)))
 
     @strawberry.field(description=f"By sector slug, most first. At most {MAX_RANKED}.")
     async def by_sector(self, info: Info, first: Annotated[int, RANKED] = 20) -> list[CountBucket]:
         limit = _bounded(first, MAX_RANKED)
-        async with info.context.db.read() as conn:
-            return _buckets(await aggregates.by_sector(conn, self.spec, limit))
+        return _buckets(await self._answer(
+            info, ("sector", limit), lambda conn: aggregates.by_sector(conn, self.spec, limit)))
 
     @strawberry.field(description=(
         "Countries by matching partnerships with an end in them, most first, each with the "
@@ -174,8 +200,8 @@ class PartnershipStats:
     async def by_country(self, info: Info,
                          first: Annotated[int, RANKED] = 20) -> list[CountryPoint]:
         limit = _bounded(first, MAX_RANKED)
-        async with info.context.db.read() as conn:
-            rows = await aggregates.by_country(conn, self.spec, limit)
+        rows = await self._answer(
+            info, ("country", limit), lambda conn: aggregates.by_country(conn, self.spec, limit))
         return [CountryPoint(country=Country(row=row), count=int(row.count),
                              latitude=row.latitude, longitude=row.longitude) for row in rows]
 
@@ -185,8 +211,8 @@ class PartnershipStats:
     async def country_pairs(self, info: Info,
                             first: Annotated[int, RANKED] = 20) -> list[CountryPair]:
         limit = _bounded(first, MAX_RANKED)
-        async with info.context.db.read() as conn:
-            rows = await aggregates.country_pairs(conn, self.spec, limit)
+        rows = await self._answer(
+            info, ("pairs", limit), lambda conn: aggregates.country_pairs(conn, self.spec, limit))
         countries = await _countries(info, [c for low, high, _ in rows for c in (low, high)])
         return [CountryPair(countries=[countries[low], countries[high]], count=count)
                 for low, high, count in rows]
@@ -200,8 +226,9 @@ class PartnershipStats:
         limit = _bounded(first, MAX_RANKED)
         if self.spec is None or self.spec.country is None:
             raise bad_input("partnerCountries needs a country in the filter", "country")
-        async with info.context.db.read() as conn:
-            rows = await aggregates.partner_countries(conn, self.spec, limit)
+        spec = self.spec
+        rows = await self._answer(
+            info, ("partners", limit), lambda conn: aggregates.partner_countries(conn, spec, limit))
         countries = await _countries(info, [c for c, _ in rows])
         return [CountryCount(country=countries[c], count=n) for c, n in rows]
 
@@ -212,8 +239,8 @@ class PartnershipStats:
                          country: Annotated[str | None, COUNTRY] = None) -> list[PlaceCount]:
         limit = _bounded(first, MAX_RANKED)
         code = _code(country, "country")
-        async with info.context.db.read() as conn:
-            rows = await aggregates.top_places(conn, self.spec, code, limit)
+        rows = await self._answer(info, ("places", code, limit),
+                                  lambda conn: aggregates.top_places(conn, self.spec, code, limit))
         places = await info.context.loaders.place_by_id.load_many([p for p, _ in rows])
         return [PlaceCount(city=City(row=row), count=n)
                 for row, (_, n) in zip(places, rows, strict=True)]
@@ -226,8 +253,8 @@ class PartnershipStats:
                    within: Annotated[BoundingBoxInput | None, WITHIN] = None) -> list[Arc]:
         limit = _bounded(first, MAX_ARCS)
         box = _box(within)
-        async with info.context.db.read() as conn:
-            rows = await aggregates.arcs(conn, self.spec, box, limit)
+        rows = await self._answer(info, ("arcs", box, limit),
+                                  lambda conn: aggregates.arcs(conn, self.spec, box, limit))
         return [Arc(id=strawberry.ID(encode_id("Partnership", row.id)),
                     names=[row.a_name, row.b_name],
                     coordinates=[row.a_lon, row.a_lat, row.b_lon, row.b_lat]) for row in rows]

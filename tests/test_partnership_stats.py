@@ -146,3 +146,20 @@ async def test_arcs_within_an_area_across_the_antimeridian(
     assert ("Stat Labasa", "Stat Suva") in names
     assert ("Stat Reykjavik", "Stat Suva") in names
     assert all({"Stat Suva", "Stat Labasa"} & set(n) for n in names)
+
+
+async def test_answers_kept_per_data_version_follow_a_write(
+        stocked: tuple[Any, httpx.AsyncClient]) -> None:
+    # given: the answer asked twice (the second from the answers kept for this version)
+    app, client = stocked
+    query = """{ partnershipStats(filter: {country: "IS"}) { partnerships
+      countryPairs(first: 5) { count } } }"""
+    first = (await gql(client, query))["data"]["partnershipStats"]
+    assert (await gql(client, query))["data"]["partnershipStats"] == first
+    # when: a partnership is imported
+    await load(app.state.db, document(
+        [place("kef", "Stat Keflavik", "IS"), place("rey", "Stat Reykjavik", "IS")],
+        [partnership("kef", "rey")]))
+    # then: the next answer counts it
+    after = (await gql(client, query))["data"]["partnershipStats"]
+    assert after["partnerships"] == first["partnerships"] + 1
