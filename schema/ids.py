@@ -6,6 +6,11 @@ from citylinks.schema.errors import bad_input
 from strawberry.relay import GlobalID, GlobalIDValueError
 
 NODE_TYPES = ("City", "Country", "Partnership", "Sector", "Organization")
+# Keys are the database's INTEGER (4 bytes on PostgreSQL). A well-formed id with a larger
+# key names no object: it is looked up as NO_SUCH_KEY, which no row has, so it answers
+# null or NOT_FOUND as any missing object does (bound as is, it overflowed the driver).
+MAX_KEY = 2**31 - 1
+NO_SUCH_KEY = 0
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -21,7 +26,7 @@ def decode_any(value: str, field: str = "id") -> tuple[str, int]:
         raise bad_input(f"{value!r} is not a valid id", field) from None
     if gid.type_name not in NODE_TYPES or pk <= 0 or str(pk) != gid.node_id:
         raise bad_input(f"{value!r} is not a valid id", field)
-    return gid.type_name, pk
+    return gid.type_name, pk if pk <= MAX_KEY else NO_SUCH_KEY
 
 
 def decode_id(value: str, type_name: str, field: str = "id") -> int:

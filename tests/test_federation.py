@@ -217,3 +217,26 @@ async def test_introspection_shows_the_public_contract_and_gateways_keep_their_f
     found = await gql(client, ENTITIES, {"representations": [
         {"__typename": "Country", "id": ids[0]["id"]}]})
     assert found["data"]["_entities"][0]["id"] == ids[0]["id"]
+
+
+GATEWAY_BATCH = 2_000
+GATEWAY_FETCH = ("query($representations:[_Any!]!){_entities(representations:$representations)"
+                 "{...on City{__typename id name}}}")
+
+
+async def test_a_gateway_batch_of_2000_representations_is_answered_in_order(
+        client: httpx.AsyncClient) -> None:
+    # given: a batch as a gateway sends it when 2,000 references to places need resolving
+    ids = [n["id"] for n in (await gql(client, IDS))["data"]["cities"]["nodes"]]
+    wanted = [ids[i % len(ids)] for i in range(GATEWAY_BATCH)]
+    payload = json.dumps({"query": GATEWAY_FETCH, "variables": {"representations": [
+        {"__typename": "City", "id": id_} for id_ in wanted]}})
+    assert len(payload) > 65_536  # over the limit bodies had before
+    # when
+    response = await client.post("/graphql", content=payload,
+                                 headers={"content-type": "application/json"})
+    # then
+    assert response.status_code == 200, response.text[:200]
+    body = response.json()
+    assert "errors" not in body, body["errors"][:2]
+    assert [e["id"] for e in body["data"]["_entities"]] == wanted

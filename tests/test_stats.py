@@ -125,3 +125,13 @@ async def test_stats_follow_a_new_import(grown: httpx.AsyncClient,
     assert after["partnerships"] == before["partnerships"] + 1
     assert after["countries"] == before["countries"] + 1
     assert _buckets(after["byYear"])["2018"] == _buckets(before["byYear"])["2018"] + 1
+
+
+@pytest.mark.parametrize("first", [-1, 101, 1_000_000_000])
+async def test_by_country_first_outside_0_to_100_is_bad_user_input(
+        client: httpx.AsyncClient, first: int) -> None:
+    body = await gql(client, TOP_COUNTRIES, {"first": first})
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "first"
+    assert body["data"] is None

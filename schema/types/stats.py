@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
+from citylinks.schema.errors import bad_input
+
+# As a connection's page: more, or a negative number, is BAD_USER_INPUT, not a silent cap.
+MAX_FIRST = 100
 
 
 @strawberry.type(description=(
@@ -27,5 +33,11 @@ class Stats:
 
     @strawberry.field(description=(
         "Partnerships with at least one end in each country, most first."))
-    def by_country(self, first: int | None = None) -> list[CountBucket]:
-        return self.by_country_all if first is None else self.by_country_all[:max(first, 0)]
+    def by_country(self, first: Annotated[int | None, strawberry.argument(description=(
+            f"How many, most first: 0 to {MAX_FIRST}; every country without it."))] = None,
+                   ) -> list[CountBucket]:
+        if first is None:
+            return self.by_country_all
+        if not 0 <= first <= MAX_FIRST:
+            raise bad_input(f"first must be between 0 and {MAX_FIRST}", "first")
+        return self.by_country_all[:first]
