@@ -164,7 +164,7 @@ function breakdownPanel(stats) {
     table('Kind', stats.byKind, KINDS), table('Status', stats.byStatus, STATUSES));
 }
 
-function mapPanel(stats, filters, label, arcsIncluded) {
+function mapPanel(stats, filters, label, arcsIncluded, centre) {
   const figure = h('div', { class: 'world-map' });
   const { points, flows } = mapData(stats);
   const filter = partnershipFilter(filters);
@@ -179,7 +179,7 @@ function mapPanel(stats, filters, label, arcsIncluded) {
   return {
     panel,
     mount: () => renderWorldMap(figure, {
-      flows, points, label, total: stats.partnerships,
+      flows, points, label, total: stats.partnerships, centre,
       arcs: arcsIncluded ? stats.arcs : null,
       loadArcs: async (within) => {
         const { data } = await graphql(ARCS_QUERY, { filter, within });
@@ -197,8 +197,10 @@ export function atlasView(result, filters, { onFilter }) {
   const summary = summaryOf(filters, data);
   const arcsIncluded = Boolean(stats.arcs);
   const heading = country ? country.name : 'City partnerships across borders';
+  const home = country && stats.byCountry.find((c) => c.country.code === country.code);
   const map = mapPanel(stats, filters,
-    country ? `Map of ${country.name}'s partnerships` : 'World map of partnerships between countries', arcsIncluded);
+    country ? `Map of ${country.name}'s partnerships` : 'World map of partnerships between countries', arcsIncluded,
+    home && typeof home.longitude === 'number' ? home.longitude : 0);
   const header = h('header', { class: 'page-header hero' },
     country ? h('p', { class: 'breadcrumbs-line' }, navLink(atlasHref({ ...filters, country: undefined }), {}, 'The world'), ' › Country') : null,
     h('h1', { tabindex: '-1' }, heading),

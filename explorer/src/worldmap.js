@@ -42,9 +42,10 @@ function visibleBox(projection, transform, width, height) {
  * Draw into `figure`. flows: [{a: point, b: point, count}] with point {code, name, lat, lon};
  * points: [{code, name, lat, lon, count}]; arcs: every matching partnership's arc when they
  * are few enough to have come with the view ([{id, names, coordinates}]), else null and
- * `loadArcs(box)` fetches those of the area zoomed in on. `label` names the map.
+ * `loadArcs(box)` fetches those of the area zoomed in on. `label` names the map; `centre` is
+ * the longitude in the middle.
  */
-export function renderWorldMap(figure, { flows, points, arcs, total, label, loadArcs }) {
+export function renderWorldMap(figure, { flows, points, arcs, total, label, loadArcs, centre = 0 }) {
   const status = h('p', { class: 'map-status', role: 'status' });
   const viewport = h('div', {
     class: 'map-viewport', tabindex: '0', role: 'group',
@@ -145,7 +146,10 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
     const height = Math.round(width * 0.52);
     size = { width, height };
     const world = await loadWorld();
-    projection = geoNaturalEarth1().fitExtent([[4, 4], [width - 4, height - 4]], { type: 'Sphere' });
+    // A country's view turns the globe to put the country in the middle: its arcs across
+    // an ocean are not cut at the map's edge.
+    projection = geoNaturalEarth1().rotate([-centre, 0])
+      .fitExtent([[4, 4], [width - 4, height - 4]], { type: 'Sphere' });
     const path = geoPath(projection);
     const root = svg('svg', {
       class: 'map', role: 'img', 'aria-label': label, width, height, viewBox: `0 0 ${width} ${height}`,
