@@ -189,8 +189,10 @@ def cmd_webhook_add(args: argparse.Namespace) -> int:
     from citylinks.webhooks.store import add_webhook
 
     types = args.events.split(",") if args.events else None
+    allow_private = Settings.from_env().webhook_allow_private
     try:
-        info, secret = _run_with_store(args, lambda s: add_webhook(s, args.url, types))
+        info, secret = _run_with_store(args, lambda s: add_webhook(
+            s, args.url, types, allow_private=allow_private))
     except InvalidInput as error:
         print(str(error), file=sys.stderr)
         return 2

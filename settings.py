@@ -79,6 +79,9 @@ class Settings:
     webhook_retry_max: float = 3600.0
     webhook_give_up_after: float = 259_200.0
     webhook_batch_size: int = 20
+    # Webhook receivers on loopback, private, link-local and other non-public
+    # addresses are refused unless this is on (webhooks/urls.py).
+    webhook_allow_private: bool = False
     # `citylinks import --format wikidata` without a file asks this SPARQL endpoint (a
     # mirror, or a replay in tests); seconds it may take; the operator's contact for the
     # User-Agent that Wikimedia's policy asks for (an e-mail address or a URL).

@@ -32,6 +32,7 @@ from citylinks.db.engine import Database
 from citylinks.db.models import Webhook, WebhookDelivery
 from citylinks.webhooks.outbox import DELIVERED, FAILED, PENDING
 from citylinks.webhooks.store import utc
+from citylinks.webhooks.urls import RefusedTarget, pinned, redact, scrub
 from sqlalchemy import select, update
 from standardwebhooks import Webhook as Signer
 
@@ -51,6 +52,8 @@ class DeliveryPolicy:
     retry_max: float = 3600.0
     give_up_after: float = 72 * 3600.0
     batch_size: int = 20
+    # Deliver to loopback, private and link-local addresses too (webhooks/urls.py).
+    allow_private: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeliveryPolicy:
@@ -58,7 +61,8 @@ class DeliveryPolicy:
                    timeout=settings.webhook_timeout, retry_base=settings.webhook_retry_base,
                    retry_max=settings.webhook_retry_max,
                    give_up_after=settings.webhook_give_up_after,
-                   batch_size=settings.webhook_batch_size)
+                   batch_size=settings.webhook_batch_size,
+                   allow_private=settings.webhook_allow_private)
 
     @property
     def lease(self) -> dt.timedelta:
@@ -176,8 +180,12 @@ class WebhookDispatcher:
         }
         try:
             async with asyncio.timeout(self.policy.timeout):
-                async with self._client.stream("POST", item.url, content=item.payload.encode(),
-                                               headers=headers) as response:
+                # Checked after DNS, and sent to the very address checked.
+                url, host, extensions = await pinned(item.url, self.policy.allow_private)
+                headers.update(host)
+                async with self._client.stream("POST", url, content=item.payload.encode(),
+                                               headers=headers,
+                                               extensions=extensions) as response:
                     # Read (a short answer whole) so that the connection can be reused.
                     text = await _start_of(response)
                     if 200 <= response.status_code < 300:
@@ -185,8 +193,10 @@ class WebhookDispatcher:
                     return response.status_code, f"HTTP {response.status_code}: {text}".strip()
         except TimeoutError:
             return None, f"no answer within {self.policy.timeout:g} s"
+        except RefusedTarget as refusal:
+            return None, str(refusal)
         except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500]
+            return None, scrub(f"{type(exc).__name__}: {exc}", item.url)[:500]
 
     async def _record(self, item: Claimed, status: int | None, error: str | None) -> None:
         now = _now()
@@ -202,11 +212,11 @@ class WebhookDispatcher:
             if (retry_at - item.queued_at).total_seconds() > self.policy.give_up_after:
                 values.update(status=FAILED)
                 log.warning("webhook delivery %s to %s failed for good: %s",
-                            item.id, item.url, error)
+                            item.id, redact(item.url), error)
             else:
                 values.update(next_attempt_at=retry_at)
                 log.info("webhook delivery %s to %s failed (%s); retrying at %s",
-                         item.id, item.url, error, retry_at.isoformat())
+                         item.id, redact(item.url), error, retry_at.isoformat())
         async with self.database.write() as session:
             await session.execute(
                 update(WebhookDelivery)

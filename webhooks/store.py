@@ -13,6 +13,7 @@ from citylinks.db.errors import InvalidInput, NotFound
 from citylinks.db.models import Webhook, WebhookDelivery
 from citylinks.webhooks.events import EVENT_TYPES
 from citylinks.webhooks.outbox import FAILED, PENDING
+from citylinks.webhooks.urls import RefusedTarget, check_resolved, redact
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ SECRET_BYTES = 32
 @dataclass(frozen=True)
 class WebhookInfo:
     id: int
-    url: str
+    url: str  # without its credentials: this is what is shown
     event_types: tuple[str, ...] | None  # None: every event type
     created_at: dt.datetime
     pending: int = 0
@@ -79,15 +80,23 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 async def add_webhook(session: AsyncSession, url: str,
-                      event_types: Sequence[str] | None = None) -> tuple[WebhookInfo, str]:
-    """Subscribe `url` to `event_types` (all when empty); returns it and its secret."""
+                      event_types: Sequence[str] | None = None, *,
+                      allow_private: bool = False) -> tuple[WebhookInfo, str]:
+    """Subscribe `url` to `event_types` (all when empty); returns it and its secret. A
+    target on a non-public address is refused unless `allow_private` (webhooks/urls.py)."""
     types = check_event_types(event_types)
+    url = check_url(url)
+    if not allow_private:
+        try:
+            await check_resolved(url)
+        except RefusedTarget as refusal:
+            raise InvalidInput(str(refusal), "url") from None
     secret = new_secret()
-    row = Webhook(url=check_url(url), secret=secret,
+    row = Webhook(url=url, secret=secret,
                   event_types=f",{','.join(types)}," if types else None)
     session.add(row)
     await session.flush()
-    return WebhookInfo(row.id, row.url, types, row.created_at), secret
+    return WebhookInfo(row.id, redact(row.url), types, row.created_at), secret
 
 
 def _types(stored: str | None) -> tuple[str, ...] | None:
@@ -102,7 +111,8 @@ async def list_webhooks(session: AsyncSession) -> list[WebhookInfo]:
 
     rows = await session.execute(
         select(Webhook, count(PENDING), count(FAILED)).order_by(Webhook.id))
-    return [WebhookInfo(w.id, w.url, _types(w.event_types), utc(w.created_at) or w.created_at,
+    return [WebhookInfo(w.id, redact(w.url), _types(w.event_types),
+                        utc(w.created_at) or w.created_at,
                         pending, failed) for w, pending, failed in rows]
 
 
@@ -111,7 +121,7 @@ async def remove_webhook(session: AsyncSession, webhook_id: int) -> WebhookInfo:
     row = await session.get(Webhook, webhook_id)
     if row is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
-    info = WebhookInfo(row.id, row.url, _types(row.event_types),
+    info = WebhookInfo(row.id, redact(row.url), _types(row.event_types),
                        utc(row.created_at) or row.created_at)
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == row.id))
     await session.execute(delete(Webhook).where(Webhook.id == row.id))
