@@ -113,7 +113,7 @@ async function render(route, { focus = false, hint = null, refocus = null } = {}
   const loadingTimer = setTimeout(() => {
     if (mine === generation) main.replaceChildren(loadingView(loadingText));
   }, 150);
-  if (route.view === 'place') preloadWorld();
+  if (route.view !== 'path') preloadWorld();
 
   let view;
   try {
