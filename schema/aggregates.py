@@ -214,8 +214,9 @@ class PartnershipStats:
         rows = await self._answer(
             info, ("pairs", limit), lambda conn: aggregates.country_pairs(conn, self.spec, limit))
         countries = await _countries(info, [c for low, high, _ in rows for c in (low, high)])
-        return [CountryPair(countries=[countries[low], countries[high]], count=count)
-                for low, high, count in rows]
+        return [CountryPair(count=count, countries=sorted(
+            [countries[low], countries[high]], key=lambda c: str(c.row.code)))
+            for low, high, count in rows]
 
     @strawberry.field(description=(
         "The countries at the other end of the filter's country's partnerships, most first "
