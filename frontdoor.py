@@ -9,7 +9,8 @@ anything.
        budget, validation, plan; one verdict per document, cached)
     -> the request's variables (nesting, NUL, a cost that variables decide)
     -> HTTP caching (GET: ETag and 304, only for an admitted query)
-    -> answer from cache (`answer_from_cache`, the hook for a response cache)
+    -> answer from cache (`answer_from_cache`: a compiled read's answer kept in memory
+       at the current data version, responsecache.py; a miss is kept once computed)
     -> execution: the compiled read path with the verdict's plan, else Strawberry's
        executor with the admitted document (no second parse or validation)
 
@@ -20,6 +21,7 @@ operations come back through `admit` (GraphQLTransportWSHandler below).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -29,6 +31,7 @@ import orjson
 from citylinks.auth import authenticate, bearer_token
 from citylinks.observability import record_graphql
 from citylinks.ratelimit import client_key
+from citylinks.responsecache import Ticket
 from citylinks.schema.context import Context, Viewer
 from citylinks.schema.errors import BAD_USER_INPUT, RATE_LIMITED
 from citylinks.schema.loaders import Loaders
@@ -50,6 +53,8 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 if TYPE_CHECKING:
     from citylinks.server import GraphQLApp
+
+log = logging.getLogger("citylinks.frontdoor")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # Logged operation names are cut here: the log is no place for a client's essay.
@@ -190,6 +195,8 @@ class Admission:
     request: GraphQLRequest
     verdict: Verdict
     context: Context
+    # The response cache's ticket of a miss: execution keeps the answer it computes.
+    keep: Ticket | None = None
 
 
 class FrontDoor:
@@ -259,16 +266,30 @@ class FrontDoor:
                         "limit": decision.limit, "window": limiter.window_s})])
 
     async def answer_from_cache(self, admission: Admission) -> ExecutionResult | None:
-        """The hook for a response cache, between planning and execution: an answer
-        kept for this admitted request, or None to execute it. None for now."""
+        """A compiled read's answer from memory (responsecache.py), if the data have not
+        changed since it was computed; else None, and the miss's ticket goes with the
+        admission to execution, which keeps the answer."""
+        cache = self.compiled.response_cache
+        plan = admission.verdict.plan
+        if cache is None or plan is None:
+            return None
+        try:
+            found = await cache.look_up(plan, admission.request.variables,
+                                        admission.context.viewer.role)
+        except Exception:  # the version unreadable (a database away): execution says so
+            log.debug("response cache look-up failed", exc_info=True)
+            return None
+        if isinstance(found, bytes):
+            # The answer's JSON goes into the response as it is, not decoded again.
+            return ExecutionResult(data=orjson.Fragment(found))  # type: ignore[arg-type]
+        admission.keep = found
         return None
-
     async def execute(self, admission: Admission, method: str) -> ExecutionResult:
         """The compiled read path with the verdict's plan, else Strawberry's executor."""
         request, verdict = admission.request, admission.verdict
         if verdict.plan is not None:
             result = await self.compiled.execute_plan(verdict.plan, request.variables,
-                                                      admission.context)
+                                                      admission.context, admission.keep)
             if result is not None:
                 return result
         allowed = ({StrawberryOperationType.QUERY} if method == "GET" else

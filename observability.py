@@ -86,7 +86,8 @@ class Metrics:
         for code in codes:
             self.errors[code] += 1
 
-    def render(self, pools: Mapping[str, Any] | None = None) -> str:
+    def render(self, pools: Mapping[str, Any] | None = None,
+               response_cache: Mapping[str, int] | None = None) -> str:
         worker = str(os.getpid())
         lines: list[str] = []
 
@@ -127,11 +128,37 @@ class Metrics:
             for state, value in _pool_figures(pool).items():
                 lines.append(f'citylinks_db_pool_connections{{pool="{pool_name}",'
                              f'state="{state}",worker="{worker}"}} {value}')
+        if response_cache is not None:
+            _response_cache_lines(family, lines, worker, response_cache)
         family("citylinks_process_start_time_seconds", "gauge",
                "When this worker started, in seconds since the epoch.")
         lines.append(f'citylinks_process_start_time_seconds{{worker="{worker}"}} '
                      f"{self.started:.3f}")
         return "\n".join(lines) + "\n"
+
+
+def _response_cache_lines(family: Any, lines: list[str], worker: str,
+                          stats: Mapping[str, int]) -> None:
+    """The response cache's counters (responsecache.py) and its hit ratio since start."""
+    label = f'worker="{worker}"'
+    for name, kind, help_text, value in (
+            ("hits_total", "counter", "Compiled reads answered from memory.", stats["hits"]),
+            ("misses_total", "counter", "Compiled reads computed (and kept).", stats["misses"]),
+            ("evictions_total", "counter", "Answers dropped for room, least recently used "
+             "first.", stats["evictions"]),
+            ("version_reads_total", "counter", "Reads of the data version (one per request "
+             "looked up; concurrent requests may share one).", stats["version_reads"]),
+            ("bytes", "gauge", "Size of the answers kept, keys included.", stats["bytes"]),
+            ("max_bytes", "gauge", "The bound on bytes (CITYLINKS_RESPONSE_CACHE_BYTES).",
+             stats["max_bytes"]),
+            ("entries", "gauge", "Answers kept.", stats["entries"])):
+        family(f"citylinks_response_cache_{name}", kind, help_text)
+        lines.append(f"citylinks_response_cache_{name}{{{label}}} {value}")
+    looked_up = stats["hits"] + stats["misses"]
+    family("citylinks_response_cache_hit_ratio", "gauge",
+           "Hits / (hits + misses) since this worker started (0 before any lookup).")
+    lines.append(f"citylinks_response_cache_hit_ratio{{{label}}} "
+                 f"{stats['hits'] / looked_up if looked_up else 0:.4f}")
 
 
 def _pool_figures(pool: Any) -> dict[str, int]:
@@ -251,4 +278,7 @@ async def metrics_endpoint(request: Request) -> Response:
     pools = {}
     if db is not None:
         pools = {"write": db.engine.sync_engine.pool, "read": db.reader.sync_engine.pool}
-    return PlainTextResponse(metrics.render(pools), media_type=PROMETHEUS_TEXT)
+    graphql = getattr(request.app.state, "graphql", None)
+    cache = getattr(getattr(graphql, "compiled", None), "response_cache", None)
+    return PlainTextResponse(metrics.render(pools, cache.stats() if cache else None),
+                             media_type=PROMETHEUS_TEXT)

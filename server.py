@@ -30,6 +30,7 @@ from citylinks.observability import (
     metrics_endpoint,
 )
 from citylinks.ratelimit import create_rate_limiter
+from citylinks.responsecache import ResponseCache
 from citylinks.schema import build_schema
 from citylinks.schema.compiled import CompiledExecutor
 from citylinks.schema.context import Context
@@ -165,6 +166,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.migrate_on_start:
             await prepare(database, load_seed=settings.load_seed)
         app.state.db = database
+        if settings.response_cache:
+            graphql.compiled.response_cache = ResponseCache.for_database(
+                database, settings.response_cache_bytes)
         events = EventBroadcaster(database)
         await events.start()
         app.state.events = events
@@ -184,6 +188,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await webhooks.stop()
             await events.stop()
+            if graphql.compiled.response_cache is not None:
+                graphql.compiled.response_cache.close()
+                graphql.compiled.response_cache = None
             await database.dispose()
 
     static_dir = resources.files("citylinks.explorer").joinpath("static")

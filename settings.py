@@ -25,6 +25,10 @@ class Settings:
     introspection: bool = True
     cors_origins: tuple[str, ...] = ("*",)
     cache_max_age: int = 60
+    # Answers of compiled reads kept in memory per data version (responsecache.py):
+    # never older than the last committed write; bounded in bytes, per worker.
+    response_cache: bool = True
+    response_cache_bytes: int = 64 * 1024 * 1024
     load_seed: bool = True
     migrate_on_start: bool = True
     # Seconds `citylinks serve` waits for an unreachable database at start, retrying

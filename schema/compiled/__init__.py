@@ -22,6 +22,7 @@ import orjson
 import strawberry
 from citylinks.db.engine import Database
 from citylinks.db.errors import StoreError
+from citylinks.responsecache import VERSION_SQL, ResponseCache, Ticket
 from citylinks.schema.compiled import sqljson
 from citylinks.schema.compiled.planner import (
     FieldPlan,
@@ -115,6 +116,8 @@ class Run:
         self.conn = conn
         self.variables = variables
         self._arguments: dict[int, dict[str, Any]] = {}
+        # The data version read with the answer, when the statement was asked to.
+        self.version: int | None = None
 
     def arguments(self, field: FieldPlan) -> dict[str, Any]:
         """Arguments as the reference resolvers see them: Python names, input objects built."""
@@ -187,6 +190,8 @@ class CompiledExecutor:
         self.gate.planner = self.planner
         # Off: every plan runs on the batch tier (the tests compare both tiers).
         self.sql_tier = True
+        # Answers kept in memory per data version (responsecache.py); the app sets it.
+        self.response_cache: ResponseCache | None = None
 
     def plain_arguments(self, field: FieldPlan) -> dict[str, str] | Literal[False]:
         """The field's GraphQL -> Python argument names when Strawberry's conversion
@@ -217,30 +222,57 @@ class CompiledExecutor:
         return await self.execute_plan(plan, variables, context)
 
     async def execute_plan(self, plan: OperationPlan, variables: dict[str, Any] | None,
-                           context: Any) -> ExecutionResult | None:
+                           context: Any, keep: Ticket | None = None) -> ExecutionResult | None:
         """The answer to an admitted request, or None when the reference executor should
-        answer instead (a variable it refuses, an error of any kind)."""
+        answer instead (a variable it refuses, an error of any kind). `keep`: the response
+        cache's ticket of a miss (the front door's answer_from_cache), to keep the answer."""
         coerced = get_variable_values(self.graphql_schema,
                                       plan.operation.variable_definitions or (), variables or {})
         if isinstance(coerced, list):
             return None
         try:
-            run = Run(self, None, coerced)
-            data = await self._in_sql(run, plan, context.db)
-            if data is None:
-                async with context.db.read() as conn:
-                    run.conn = conn
-                    data = (await run.complete(plan.root, [None]))[0]
+            if keep is None:
+                return ExecutionResult(data=(await self._run(plan, coerced, context.db))[0])
+            return await self._run_and_keep(keep, plan, coerced, context.db)
         except (NotCompilable, ApiError, StoreError, GraphQLError):
             return None
         except Exception:  # the reference executor reports (and masks) it
             log.debug("compiled path fell back", exc_info=True)
             return None
-        return ExecutionResult(data=data, errors=None)
+
+    async def _run(self, plan: OperationPlan, coerced: Any, db: Database,
+                   cache: ResponseCache | None = None) -> tuple[Any, int | None]:
+        """The answer; with a cache, also the data version it is at least as fresh as:
+        read in the SQL tier's statement itself where the cache allows, else before
+        the batch tier's statements."""
+        run = Run(self, None, coerced)
+        versioned = cache is not None and cache.version_with_answer
+        data = await self._in_sql(run, plan, db, versioned)
+        if data is None:
+            if cache is not None:
+                run.version = await cache.current_version()
+            async with db.read() as conn:
+                run.conn = conn
+                data = (await run.complete(plan.root, [None]))[0]
+        return data, run.version
+
+    async def _run_and_keep(self, ticket: Ticket, plan: OperationPlan, coerced: Any,
+                            db: Database) -> ExecutionResult:
+        """A miss of the response cache: the answer, kept under the data version read
+        before it was computed (or in its own statement): at least that fresh."""
+        cache = ticket.cache
+        data, read_with = await self._run(plan, coerced, db,
+                                          cache if ticket.version is None else None)
+        body = orjson.dumps(data)
+        version = ticket.version if ticket.version is not None else read_with
+        if version is not None:
+            cache.put(ticket, version, body)
+        # The answer's JSON goes into the response as it is, not decoded and re-encoded.
+        return ExecutionResult(data=orjson.Fragment(body))  # type: ignore[arg-type]
 
     @staticmethod
-    def _statement(run: Run, plan: OperationPlan,
-                   dialect: str) -> tuple[_Statement, dict[str, Any]] | None:
+    def _statement(run: Run, plan: OperationPlan, dialect: str,
+                   versioned: bool = False) -> tuple[_Statement, dict[str, Any]] | None:
         """The plan's statement for this request's shape of arguments, and its values.
 
         The text is built the first time a plan meets a shape of arguments (which
@@ -251,7 +283,8 @@ class CompiledExecutor:
             variable_fields = plan.variable_fields = [
                 f for f in plan.fields() if f.node is not None and _uses_variables(f.node)]
         try:
-            key: Any = (dialect, *(sqljson.shape(run.arguments(f)) for f in variable_fields))
+            key: Any = (dialect, versioned,
+                        *(sqljson.shape(run.arguments(f)) for f in variable_fields))
             prepared = plan.templates.get(key)
         except sqljson.Unshaped:
             key, prepared = None, None
@@ -265,6 +298,9 @@ class CompiledExecutor:
             text_ = sqljson.statement(sql, plan.root)
         except NotCompilable:
             return None
+        if versioned:
+            # One more column, read in the same statement, so from the same snapshot.
+            text_ += f", ({VERSION_SQL})"
         prepared = _Statement(sqljson.Template.of(sql, text_), text(text_),
                               _NAMED_PARAMETER.sub(lambda m: f"${int(m[1]) + 1}", text_))
         if key is not None:
@@ -308,12 +344,14 @@ class CompiledExecutor:
         finally:
             pooled.close()  # back to the pool: a reader's connection needs no reset
 
-    async def _in_sql(self, run: Run, plan: OperationPlan, db: Database) -> dict[str, Any] | None:
-        """The whole answer from one statement that builds the JSON, when the plan allows."""
+    async def _in_sql(self, run: Run, plan: OperationPlan, db: Database,
+                      versioned: bool = False) -> dict[str, Any] | None:
+        """The whole answer from one statement that builds the JSON, when the plan allows.
+        `versioned`: the statement also reads the data version, into `run.version`."""
         dialect = db.dialect
         if not self.sql_tier or dialect in plan.too_deep_for:
             return None
-        found = self._statement(run, plan, dialect)
+        found = self._statement(run, plan, dialect, versioned)
         if found is None:
             return None
         try:
@@ -325,6 +363,9 @@ class CompiledExecutor:
                 raise
             plan.too_deep_for.add(dialect)
             return None
+        if versioned:
+            *row, version = row
+            run.version = int(version)
         return {
             f.key: value if value is None or f.name == "__typename" else orjson.Fragment(value)
             for f, value in zip(plan.root.fields, row, strict=True)

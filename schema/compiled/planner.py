@@ -71,6 +71,9 @@ class OperationPlan:
     templates: dict[Any, Any] = field(default_factory=dict)
     # The fields whose arguments come from variables: their shape picks the template.
     variable_fields: list[FieldPlan] | None = None
+    # This plan in the response cache's keys (responsecache.py): unique, and kept alive
+    # by the keys that hold it, so never taken for another plan's.
+    cache_token: object = field(default_factory=object)
 
     def fields(self) -> list[FieldPlan]:
         """Every field of the plan, depth first."""
