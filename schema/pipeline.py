@@ -42,10 +42,12 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-# Verdicts kept per process; bounded in count and in the text they hold (a refused
-# document keeps only its errors).
+# Verdicts kept per process, accepted and refused apart, each bounded in count; the
+# accepted also in the text of the documents they hold (a parsed document takes about
+# 110 bytes of memory per byte of text: at most about 60 MB). A refused document keeps
+# only its errors (and its text, as the key: at most 16 MB).
 VERDICTS = 1_000
-VERDICT_TEXT_BYTES = 4_000_000
+VERDICT_TEXT_BYTES = 512_000
 # Variables nested deeper than this are refused before anything walks them: no input
 # type of the schema nests so deep, and JSON nested a thousand deep would exhaust
 # Python's recursion in coercion.
@@ -111,8 +113,9 @@ class DocumentGate:
         self.limits = limits
         self.rules = rules
         self.planner = planner
-        self._verdicts: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
-        self._text = 0
+        self._accepted: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
+        self._refused: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
+        self._text = 0  # of the accepted documents
 
     def verdict(self, query: str, operation_name: str | None) -> Verdict:
         limit = self.limits.max_document_bytes
@@ -120,15 +123,22 @@ class DocumentGate:
         if len(query) > limit:
             return Verdict([too_complex("documentSize", len(query.encode()), limit)])
         key = (query, operation_name)
-        known = self._verdicts.get(key)
-        if known is not None:
-            self._verdicts.move_to_end(key)
-            return known
+        for kept in (self._accepted, self._refused):
+            known = kept.get(key)
+            if known is not None:
+                kept.move_to_end(key)
+                return known
         verdict = self._decide(query, operation_name)
-        self._verdicts[key] = verdict
+        if verdict.errors:
+            # Refusals apart: a flood of refused documents never pushes out a plan.
+            self._refused[key] = Verdict(verdict.errors)
+            if len(self._refused) > VERDICTS:
+                self._refused.popitem(last=False)
+            return verdict
+        self._accepted[key] = verdict
         self._text += len(query)
-        while len(self._verdicts) > VERDICTS or self._text > VERDICT_TEXT_BYTES:
-            (old, _), _ = self._verdicts.popitem(last=False)
+        while len(self._accepted) > VERDICTS or self._text > VERDICT_TEXT_BYTES:
+            (old, _), _ = self._accepted.popitem(last=False)
             self._text -= len(old)
         return verdict
 
@@ -137,6 +147,9 @@ class DocumentGate:
         size = len(query.encode("utf-8", "surrogatepass"))
         if size > limits.max_document_bytes:
             return Verdict([too_complex("documentSize", size, limits.max_document_bytes)])
+        tokens = count_tokens(query)
+        if tokens > limits.max_tokens:
+            return Verdict([too_complex("tokens", tokens, limits.max_tokens)])
         try:
             document = parse(query, max_tokens=limits.max_tokens)
         except GraphQLError as error:
