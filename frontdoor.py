@@ -227,7 +227,7 @@ class FrontDoor:
         if not request.query:
             raise Refused(400, "No GraphQL query found in the request: send `query` (or a "
                                "registered persisted query's hash).")
-        verdict = self.gate.verdict(request.query, request.operation_name)
+        verdict = await self.gate.decide(request.query, request.operation_name)
         if verdict.errors:
             return ExecutionResult(data=None, errors=verdict.errors)
         kind = verdict.operation_type

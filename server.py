@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -183,6 +184,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # long as the process: out of the collector's sight, a full collection has far
         # less to walk, and it no longer stalls every request in flight for milliseconds.
         gc.freeze()
+        # The gate decides long documents in a thread of its own (schema/pipeline.py):
+        # while it runs, the event loop waits this long at most for each turn of the
+        # interpreter (5 ms by default), so known documents keep their latency.
+        sys.setswitchinterval(0.001)
         try:
             yield
         finally:

@@ -11,8 +11,10 @@ called directly (tests, tools), the extension runs the same steps itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +54,8 @@ VERDICT_TEXT_BYTES = 512_000
 # type of the schema nests so deep, and JSON nested a thousand deep would exhaust
 # Python's recursion in coercion.
 MAX_VARIABLE_NESTING = 32
+# Documents this long (in characters; about 400 tokens) are decided off the event loop.
+LONG_DOCUMENT = 2_000
 
 
 @dataclass
@@ -116,27 +120,55 @@ class DocumentGate:
         self._accepted: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
         self._refused: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
         self._text = 0  # of the accepted documents
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylinks-gate")
 
     def verdict(self, query: str, operation_name: str | None) -> Verdict:
+        """The document's verdict, decided here if it is not known yet."""
+        known = self.known(query, operation_name)
+        if known is not None:
+            return known
+        return self._keep(query, operation_name, self._decide(query, operation_name))
+
+    async def decide(self, query: str, operation_name: str | None) -> Verdict:
+        """The verdict, a long document's decided in the gate's own thread: the event
+        loop goes on serving the requests whose documents are known (graphql-core parses
+        a document at the token cap in about 8 ms; the loop waits at most the
+        interpreter's switch interval, 5 ms, for its turn), and one such document at a
+        time is decided, so a flood of them queues behind itself."""
+        known = self.known(query, operation_name)
+        if known is not None:
+            return known
+        if len(query) < LONG_DOCUMENT:
+            verdict = self._decide(query, operation_name)
+        else:
+            verdict = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._decide, query, operation_name)
+        return self._keep(query, operation_name, verdict)
+
+    def known(self, query: str, operation_name: str | None) -> Verdict | None:
         limit = self.limits.max_document_bytes
         # Characters never outnumber UTF-8 bytes: a long text is refused unencoded.
         if len(query) > limit:
             return Verdict([too_complex("documentSize", len(query.encode()), limit)])
         key = (query, operation_name)
         for kept in (self._accepted, self._refused):
-            known = kept.get(key)
-            if known is not None:
+            found = kept.get(key)
+            if found is not None:
                 kept.move_to_end(key)
-                return known
-        verdict = self._decide(query, operation_name)
+                return found
+        return None
+
+    def _keep(self, query: str, operation_name: str | None, verdict: Verdict) -> Verdict:
+        key = (query, operation_name)
         if verdict.errors:
             # Refusals apart: a flood of refused documents never pushes out a plan.
             self._refused[key] = Verdict(verdict.errors)
             if len(self._refused) > VERDICTS:
                 self._refused.popitem(last=False)
             return verdict
+        if key not in self._accepted:
+            self._text += len(query)
         self._accepted[key] = verdict
-        self._text += len(query)
         while len(self._accepted) > VERDICTS or self._text > VERDICT_TEXT_BYTES:
             (old, _), _ = self._accepted.popitem(last=False)
             self._text -= len(old)

@@ -53,9 +53,9 @@ NESTED_JSON = b'{"query": "{ sectors { slug } }", "variables": {"a": ' + b"[" * 
 SECTORS = "{ sectors { slug } }"
 
 ATTACKERS = 16
-ATTACK_INTERVAL_S = 0.25  # each attacker: one request, then this pause
-BLOCKS = 5  # alone and under attack by turns, so the machine's own load hits both alike
-GOOD_PER_BLOCK = 150
+ATTACK_INTERVAL_S = 0.5  # each attacker: one request, then this pause
+BLOCKS = 6  # alone and under attack by turns, so the machine's own load hits both alike
+GOOD_PER_BLOCK = 200
 ALONE_SAMPLES = 10  # each attack timed alone, for the README's figures
 
 
@@ -276,7 +276,6 @@ async def test_others_keep_their_service_under_attack(templates: dict[str, str],
         attackers.start()
         alone: list[float] = []
         attacked: list[float] = []
-        ratios: list[float] = []
         rss_peak = rss_before
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as good:
             for _ in range(BLOCKS):
@@ -287,7 +286,6 @@ async def test_others_keep_their_service_under_attack(templates: dict[str, str],
                 on.clear()
                 alone += calm
                 attacked += stormy
-                ratios.append(_p99(stormy) / _p99(calm))
                 rss_peak = max(rss_peak, process.memory_info().rss)
                 await asyncio.sleep(0.5)  # the attacks in flight answered
         done.set()
@@ -316,9 +314,7 @@ async def test_others_keep_their_service_under_attack(templates: dict[str, str],
         if name != "persisted-query registrations":
             assert all(code != "data" for _, code, _ in results), f"{name} was answered"
     assert "Traceback" not in output
-    # Each pair of blocks compared, and the median of the pairs' ratios: the shared
-    # machine's own load comes and goes, and hits one block or another, not the attack.
-    print("p99 under attack / alone, per pair of blocks:",
-          ", ".join(f"{ratio:.2f}" for ratio in ratios))
-    assert statistics.median(ratios) <= 2
+    # Alone and under attack by turns: the shared machine's own load, which comes and
+    # goes, falls on both alike.
+    assert _p99(attacked) <= 2 * _p99(alone)
     assert rss_peak - rss_before < 64 * 2**20
