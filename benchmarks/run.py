@@ -578,6 +578,59 @@ TABLE_TITLES = {
 }
 
 
+README = REPO / "README.md"
+README_START = "<!-- benchmark tables: written by benchmarks/run.py -->"
+README_END = "<!-- end of benchmark tables -->"
+
+
+def readme_tables(info: dict[str, Any], reports: list[DbReport],
+                  args: argparse.Namespace) -> list[str]:
+    """The README's summary: concurrency 16, each citylinks server against the floor."""
+    measured = [r for r in reports if not r.skipped]
+    out = []
+    for name in (CITYLINKS_OFF, CITYLINKS_ON):
+        if not any(name in r.servers for r in measured):
+            continue
+        title = ("Response cache off: every answer computed (issue 16's targets)"
+                 if name == CITYLINKS_OFF else
+                 "Response cache on: the same random variables, a repeated one answered "
+                 "from memory (no target; it measures the cache, and passes 1.0 by far)")
+        out += [f"**{title}**", "",
+                "| shape | " + " | ".join(f"{r.target.name} req/s ratio | "
+                                         f"{r.target.name} p99 ratio" for r in measured)
+                + " |",
+                "|---|" + "--:|--:|" * len(measured)]
+        for shape in SHAPES:
+            cells = []
+            for report in measured:
+                ours = summarise(report.cells.get((shape, 16, name), []))
+                floor = summarise(report.cells.get((shape, 16, FLOOR), []))
+                if ours is None or floor is None:
+                    cells += ["—", "—"]
+                    continue
+                cells += [f"{ours['rps'] / floor['rps']:.2f} ({ours['rps']:,.0f}/s)",
+                          f"{ours['p99_ms'] / floor['p99_ms']:.2f}"]
+            out.append(f"| {shape} | " + " | ".join(cells) + " |")
+        out.append("")
+    rounds = max((r.rounds_done for r in measured), default=0)
+    out.append(f"Measured {info['date']} at {info['citylinks'].split(' at ')[-1]}, "
+               f"concurrency 16, medians of {rounds} round(s) of {args.seconds:g} s; load "
+               f"average before / after {info['load_average_before']} / "
+               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.")
+    return out
+
+
+def update_readme(lines: list[str]) -> bool:
+    """Replace the README's benchmark tables (between their markers) with these."""
+    text = README.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    README.write_text(text[:start + len(README_START)] + "\n\n" + "\n".join(lines)
+                      + "\n\n" + text[end:], encoding="utf-8")
+    return True
+
+
 def write_results(path: Path, info: dict[str, Any], reports: list[DbReport],
                   args: argparse.Namespace, world_stats: dict[str, Any], world_sha: str,
                   elapsed_s: float) -> None:
@@ -739,6 +792,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         write_results(output, info, reports, args, world_stats, world_sha,
                       time.monotonic() - started)
+        # Only a full run of both databases stands for the project in its README.
+        if (not args.quick and args.output is None and args.db == "both"
+                and all(not r.skipped and r.rounds_done == args.rounds for r in reports)
+                and update_readme(readme_tables(info, reports, args))):
+            log("updated the benchmark tables in README.md")
         results_json.write_text(json.dumps({
             "machine": info, "world": world_stats,
             "databases": {r.target.name: {
