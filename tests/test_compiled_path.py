@@ -45,6 +45,11 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("""{ partnerships(last: 3) { pageInfo { hasNextPage hasPreviousPage }
         edges { cursor node { id } } } }""", {}),
     ("""{ cities(first: 0) { totalCount nodes { name } pageInfo { hasNextPage } } }""", {}),
+    # A partner's partnership read whole: every column it reads is carried through the
+    # merge of the two ends' pages.
+    ("""{ cities(first: 2, orderBy: {field: PARTNER_COUNT, direction: DESC}) { nodes {
+        partners(first: 3) { nodes { kind partnership { id description distanceKm status
+        since until cities { name } sectors { slug } } } } } } }""", {}),
     # A sector with other filters: the sector's rows are joined, the rest are conditions.
     ("""query ($s: String) { partnerships(first: 3, filter: {sector: $s, kind: [SISTER_CITY,
         FRIENDSHIP], country: "ZA", sinceTo: "2030"}) { totalCount pageInfo { hasNextPage }
