@@ -60,7 +60,10 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
       'a line between two countries, thicker for more partnerships (one arc per partnership when zoomed in)'),
     h('li', {}, h('span', { class: 'legend-swatch dot', 'aria-hidden': 'true' }),
       'a country, larger for more partnerships (a place, when zoomed in)'));
-  figure.replaceChildren(controls, viewport, status, legend);
+  // The arcs drawn, in words (the flows have their list beside the map).
+  const arcList = h('details', { class: 'arc-list', hidden: true },
+    h('summary', {}, 'The partnerships drawn, as a list'), h('ul', {}));
+  figure.replaceChildren(controls, viewport, status, arcList, legend);
 
   let behaviour = null;
   let selection = null;
@@ -92,6 +95,11 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
       svg('path', { class: 'flow-arc', d: path({ type: 'MultiLineString', coordinates: lines }) || '' }),
       svg('path', { class: 'arc-ends', d: path({ type: 'MultiPoint', coordinates: lines.flat() }) || '' }));
     arcLayer.dataset.arcs = String(list.length);
+    const shown = list.slice(0, 300);
+    arcList.querySelector('ul').replaceChildren(
+      ...shown.map((a) => h('li', {}, `${a.names[0]} – ${a.names[1]}`)),
+      ...(list.length > shown.length ? [h('li', {}, `and ${number(list.length - shown.length)} more`)] : []));
+    arcList.hidden = false;
     arcLayer.style.display = '';
     flowLayer.style.display = 'none';
     dotLayer.style.display = 'none';
@@ -100,6 +108,7 @@ export function renderWorldMap(figure, { flows, points, arcs, total, label, load
 
   function showFlows() {
     arcLayer.style.display = 'none';
+    arcList.hidden = true;
     flowLayer.style.display = '';
     dotLayer.style.display = '';
     status.textContent = `World view: the ${number(flows.length)} strongest flows between countries, `

@@ -111,6 +111,13 @@ def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partners
     answer = explorer.graphql(area[0]["query"], area[0]["variables"])
     expect(page.locator("g.arcs")).to_have_attribute(
         "data-arcs", str(len(answer["partnershipStats"]["arcs"])))
+    # and said in words: the list beside the map names the partnerships drawn
+    drawn = answer["partnershipStats"]["arcs"]
+    if drawn:
+        page.get_by_text("The partnerships drawn, as a list").click()
+        expect(page.locator(".arc-list li").first).to_have_text(
+            "\N{EN DASH}".join(drawn[0]["names"]).replace("\N{EN DASH}", " \N{EN DASH} "))
+        controls.focus()
     # "0" goes back to the whole world and its flows
     page.keyboard.press("0")
     expect(controls).to_have_attribute("data-zoom", "1.00")
@@ -167,6 +174,8 @@ def test_country_view_names_the_country_and_ranks_its_places_and_partner_countri
     expect(world_map(page)).to_have_attribute("aria-label", "Map of Japan's partnerships")
     # a country's partnerships are few enough to come as arcs with the view
     expect(page.locator("g.arcs")).to_have_attribute("data-arcs", re.compile(r"^[1-9]"))
+    page.get_by_text("The partnerships drawn, as a list").click()
+    expect(page.locator(".arc-list li").first).to_contain_text("\N{EN DASH}")
     expect(page.get_by_role("region", name="By kind and status")).to_contain_text("Active")
     page.wait_for_load_state("networkidle")
     assert len(watch.graphql_posts) == 1
