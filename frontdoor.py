@@ -284,6 +284,7 @@ class FrontDoor:
             return ExecutionResult(data=orjson.Fragment(found))  # type: ignore[arg-type]
         admission.keep = found
         return None
+
     async def execute(self, admission: Admission, method: str) -> ExecutionResult:
         """The compiled read path with the verdict's plan, else Strawberry's executor."""
         request, verdict = admission.request, admission.verdict
@@ -296,12 +297,13 @@ class FrontDoor:
                    {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION})
         token = ADMITTED.set(verdict)
         try:
-            return await self.schema.execute(
+            answer: ExecutionResult = await self.schema.execute(
                 request.query, variable_values=request.variables,
                 context_value=admission.context, operation_name=request.operation_name,
                 allowed_operation_types=allowed)
         finally:
             ADMITTED.reset(token)
+        return answer
 
     # ------------------------------------------------------------------ HTTP
 

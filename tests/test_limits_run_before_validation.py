@@ -111,3 +111,23 @@ async def test_a_repeated_refused_document_is_decided_once(
              ["extensions"]["code"] for _ in range(3)]
     assert codes == ["QUERY_TOO_COMPLEX"] * 3
     assert len(parsed) == 1
+
+
+async def test_a_repeated_accepted_document_is_parsed_and_validated_once(
+        client: httpx.AsyncClient, validations: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    original = pipeline.parse
+
+    def counted(text: str, **options: Any) -> Any:
+        parsed.append(text)
+        return original(text, **options)
+
+    monkeypatch.setattr(pipeline, "parse", counted)
+    document = _fresh(SECTORS)
+    answers = [(await client.post("/graphql", json={"query": document})).json()
+               for _ in range(3)]
+    get = (await client.get("/graphql", params={"query": document})).json()
+    assert all(answer["data"]["sectors"] for answer in [*answers, get])
+    assert len(parsed) == 1
+    assert validations == [1]
