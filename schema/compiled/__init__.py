@@ -92,20 +92,46 @@ def _frozen(value: Any) -> Any:
     return (type(value), value)
 
 
-def _uses_variables(node: Node) -> bool:
-    """Whether any argument of the field refers to a variable, at any depth."""
-    stack: list[Any] = list(node.arguments or ())
+def _variable_names(node: Node) -> tuple[str, ...]:
+    """The variables the field's arguments refer to, at any depth, in document order."""
+    names: dict[str, None] = {}
+    stack: list[Any] = list(reversed(node.arguments or ()))
     while stack:
         item = stack.pop()
         if isinstance(item, VariableNode):
-            return True
-        if isinstance(item, ArgumentNode | ObjectFieldNode):
+            names[item.name.value] = None
+        elif isinstance(item, ArgumentNode | ObjectFieldNode):
             stack.append(item.value)
         elif isinstance(item, ObjectValueNode):
-            stack.extend(item.fields)
+            stack.extend(reversed(item.fields))
         elif isinstance(item, ListValueNode):
-            stack.extend(item.values)
-    return False
+            stack.extend(reversed(item.values))
+    return tuple(names)
+
+
+def _uses_variables(node: Node) -> bool:
+    """Whether any argument of the field refers to a variable, at any depth."""
+    return bool(_variable_names(node))
+
+
+# A variable the request did not give (not the same as one given as null).
+_ABSENT = object()
+
+
+def _shape(run: Run, field: FieldPlan) -> Any:
+    """The shape of the field's arguments in this request (sqljson.shape), remembered
+    for the converted arguments that requests share (those of input objects)."""
+    arguments = run.arguments(field)
+    if field.plain_arguments is not False:
+        return sqljson.shape(arguments)
+    known = field.shapes.get(id(arguments))
+    if known is not None and known[0] is arguments:
+        return known[1]
+    shape = sqljson.shape(arguments)
+    if len(field.shapes) >= CONVERTED_PER_FIELD:
+        field.shapes.clear()
+    field.shapes[id(arguments)] = (arguments, shape)
+    return shape
 
 
 class Run:
@@ -125,14 +151,27 @@ class Run:
             return field.constant_arguments
         key = id(field)
         if key not in self._arguments:
+            names = field.variable_names
+            if names is None:
+                names = field.variable_names = _variable_names(field.node)
+            plain = field.plain_arguments
+            if plain is None:
+                plain = field.plain_arguments = self.executor.plain_arguments(field)
+            # The same values of the field's variables make the same arguments: a value
+            # seen before skips coercing the document's literals as well as converting.
+            by_variables = None
+            if names and not plain:
+                values = getattr(self.variables, "coerced", self.variables)
+                by_variables = _frozen([values.get(n, _ABSENT) for n in names])
+                known = field.converted.get(("variables", by_variables))
+                if by_variables is not None and known is not None:
+                    self._arguments[key] = known
+                    return known
             raw = get_argument_values(field.definition, field.node, self.variables)
             # Strawberry's conversion costs more than the SQL of a small query: arguments
             # written out in the document are converted once per plan, and those given
             # by variables once per distinct value (a few, for filters and orderings).
-            constant = not _uses_variables(field.node)
-            plain = field.plain_arguments
-            if plain is None:
-                plain = field.plain_arguments = self.executor.plain_arguments(field)
+            constant = not names
             frozen = None if constant or plain else _frozen(raw)
             converted = None if frozen is None else field.converted.get(frozen)
             if converted is None and plain and not constant:
@@ -149,6 +188,10 @@ class Run:
                     if len(field.converted) >= CONVERTED_PER_FIELD:
                         field.converted.clear()
                     field.converted[frozen] = converted
+            if by_variables is not None and not plain:
+                if len(field.converted) >= CONVERTED_PER_FIELD:
+                    field.converted.clear()
+                field.converted[("variables", by_variables)] = converted
             self._arguments[key] = converted
         return self._arguments[key]
 
@@ -283,8 +326,7 @@ class CompiledExecutor:
             variable_fields = plan.variable_fields = [
                 f for f in plan.fields() if f.node is not None and _uses_variables(f.node)]
         try:
-            key: Any = (dialect, versioned,
-                        *(sqljson.shape(run.arguments(f)) for f in variable_fields))
+            key: Any = (dialect, versioned, *(_shape(run, f) for f in variable_fields))
             prepared = plan.templates.get(key)
         except sqljson.Unshaped:
             key, prepared = None, None

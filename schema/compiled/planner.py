@@ -45,8 +45,13 @@ class FieldPlan:
     child: ObjectPlan | None = None
     # The converted arguments, when the document spells them all out (no variables).
     constant_arguments: dict[str, Any] | None = None
-    # Else the converted arguments by (frozen) value, bounded (compiled/__init__.py).
+    # Else the converted arguments by (frozen) value, and by the (frozen) values of the
+    # variables they come from, bounded (compiled/__init__.py).
     converted: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    # The variables the field's arguments refer to; None: not looked at yet.
+    variable_names: tuple[str, ...] | None = None
+    # The statement shape of converted arguments, by their identity (compiled/__init__.py).
+    shapes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     # GraphQL name -> Python name when every argument is a built-in scalar, which
     # Strawberry passes through unchanged; False when some need converting; None: unknown.
     plain_arguments: dict[str, str] | Literal[False] | None = None
