@@ -379,23 +379,24 @@ class _ValidationWork:
                     self.compare(node, other)
 
     def document(self, document: DocumentNode) -> int:
-        class SelectionSets(Visitor):
-            def __init__(self) -> None:
-                super().__init__()
-                self.found: list[SelectionSetNode] = []
-                self.fields = 0
-
-            def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
-                self.found.append(node)
-
-            def enter_field(self, *_: Any) -> None:
-                self.fields += 1
-
-        collector = SelectionSets()
-        visit(document, collector)
+        # Every selection set and field of the document (graphql-core's visitor would
+        # take three times as long).
+        selection_sets: list[SelectionSetNode] = []
+        fields = 0
+        stack = [d.selection_set for d in document.definitions
+                 if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)]
+        while stack:
+            selection_set = stack.pop()
+            selection_sets.append(selection_set)
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    fields += 1
+                inner = getattr(selection, "selection_set", None)
+                if inner is not None:
+                    stack.append(inner)
         try:
-            self.spend(FIELD_CHECKS * collector.fields)
-            for selection_set in collector.found:
+            self.spend(FIELD_CHECKS * fields)
+            for selection_set in selection_sets:
                 for nodes in self.fields(selection_set).values():
                     for i, node in enumerate(nodes):
                         for other in nodes[i + 1:]:
