@@ -1,10 +1,12 @@
 """First start: wait for the database, migrate, make sure the reference data is there, load
-the bundled stories once."""
+the bundled data set once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import lzma
+import sys
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -12,25 +14,50 @@ from typing import Any
 
 from citylinks.db import migrate
 from citylinks.db.engine import Database
-from citylinks.db.importer import ImportReport, load_document
+from citylinks.db.importer import ImportReport, Progress, load_document
 from citylinks.db.models import Place
 from citylinks.db.reference import ensure_reference_data
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-SEED_RESOURCE = "citylinks-seed.json"
+# The world's twinnings merged with the curated stories (scripts/build_world_data.py).
+WORLD_RESOURCE = "world.json.xz"
+# The four curated stories alone: the build's input, and a small store for tests.
+STORIES_RESOURCE = "citylinks-seed.json"
 
 
 def bundled_document() -> dict[str, Any]:
-    """The four seed stories, curated: shipped inside the package, read as a resource."""
-    text = resources.files("citylinks.db.seed").joinpath(SEED_RESOURCE).read_text("utf-8")
+    """The bundled data set, shipped inside the package, read as a resource."""
+    data = resources.files("citylinks.db.seed").joinpath(WORLD_RESOURCE).read_bytes()
+    document: dict[str, Any] = json.loads(lzma.decompress(data))
+    return document
+
+
+def stories_document() -> dict[str, Any]:
+    """The four curated stories alone (docs/bundled-data.md)."""
+    text = resources.files("citylinks.db.seed").joinpath(STORIES_RESOURCE).read_text("utf-8")
     document: dict[str, Any] = json.loads(text)
     return document
 
 
-async def prepare(database: Database, *, load_seed: bool = True) -> ImportReport | None:
-    """Bring the database to head; on an empty store, load the bundled data set."""
+def _progress_line() -> Progress:
+    """One line on stderr per stage of the first load, so a first start never looks stuck."""
+    started = time.monotonic()
+
+    def report(stage: str, done: int, total: int) -> None:
+        if done == total:
+            print(f"citylinks: loading the bundled data set: {total} {stage} "
+                  f"({time.monotonic() - started:.1f}s)", file=sys.stderr, flush=True)
+
+    return report
+
+
+async def prepare(database: Database, *, load_seed: bool = True,
+                  document: dict[str, Any] | None = None,
+                  progress: Progress | None = None) -> ImportReport | None:
+    """Bring the database to head; on an empty store, load the bundled data set
+    (or `document`, the stories alone for instance)."""
     await migrate.upgrade(database)
     async with database.write() as session:
         await ensure_reference_data(session)
@@ -39,7 +66,9 @@ async def prepare(database: Database, *, load_seed: bool = True) -> ImportReport
         places = await session.scalar(select(func.count()).select_from(Place))
         if places:
             return None
-        return await load_document(session, bundled_document(), actor="citylinks (bundled data)")
+        return await load_document(session, document or bundled_document(),
+                                   actor="citylinks (bundled data)",
+                                   progress=progress or _progress_line())
 
 
 def _unreachable(error: BaseException) -> str:

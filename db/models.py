@@ -65,6 +65,8 @@ class Place(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     population: Mapped[int | None] = mapped_column(Integer)
+    # The first-level region it lies in ("Massachusetts"), which tells same-name places apart.
+    region: Mapped[str | None] = mapped_column(String(200))
     wikidata_id: Mapped[str | None] = mapped_column(String(20), unique=True)
     # The folded name that orders places the same way on every database.
     sort_key: Mapped[str] = mapped_column(SortKey)
@@ -189,6 +191,8 @@ class Source(Base):
     # The day an update found that the source no longer states the fact (a Wikidata
     # statement removed): the fact is kept, and readers can tell.
     withdrawn_on: Mapped[str | None] = mapped_column(String(10))
+    # The licence the source's content is under ("CC0 1.0" for Wikidata), where it has one.
+    license: Mapped[str | None] = mapped_column(String(100))
 
 
 class Milestone(Base):
@@ -204,6 +208,20 @@ class Milestone(Base):
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
 
 
+class MilestoneParticipant(Base):
+    """A person the milestone's source names as taking part, with their role and body."""
+
+    __tablename__ = "milestone_participants"
+    __table_args__ = (Index("ix_milestone_participants_milestone", "milestone_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str | None] = mapped_column(String(300))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+
+
 class Organization(Base):
     __tablename__ = "organizations"
     __table_args__ = (Index("ix_organizations_sort", "sort_key", "id"),)
@@ -213,6 +231,8 @@ class Organization(Base):
     kind: Mapped[str] = mapped_column(String(20))
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
     sort_key: Mapped[str] = mapped_column(SortKey)
+    # Other names its sources use ("National Academy of Social sciences").
+    aliases: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class ApiToken(Base):

@@ -19,6 +19,7 @@ from citylinks.db.geo import EARTH_RADIUS_KM, bounding_box
 from citylinks.db.models import (
     Country,
     Milestone,
+    MilestoneParticipant,
     Organization,
     Partnership,
     Place,
@@ -61,7 +62,8 @@ PS = Partnership.__table__
 C = Country.__table__
 
 PLACE_COLUMNS = (P.c.id, P.c.name, P.c.local_name, P.c.level, P.c.country_id, P.c.parent_id,
-                 P.c.latitude, P.c.longitude, P.c.population, P.c.wikidata_id, P.c.partner_count)
+                 P.c.latitude, P.c.longitude, P.c.population, P.c.region, P.c.wikidata_id,
+                 P.c.partner_count)
 PARTNERSHIP_COLUMNS = (PS.c.id, PS.c.place_a_id, PS.c.place_b_id, PS.c.kind, PS.c.status,
                        PS.c.since, PS.c.until, PS.c.description, PS.c.distance_km)
 
@@ -250,7 +252,7 @@ async def sectors_by_partnership_ids(conn: AsyncConnection,
 
 
 SOURCE_COLUMNS = (Source.id, Source.url, Source.title, Source.publisher, Source.published_on,
-                  Source.withdrawn_on)
+                  Source.withdrawn_on, Source.license)
 
 
 async def sources_by_partnership_ids(conn: AsyncConnection,
@@ -286,7 +288,21 @@ async def milestones_by_partnership_ids(conn: AsyncConnection,
     return out
 
 
-ORGANIZATION_COLUMNS = (ORG.c.id, ORG.c.name, ORG.c.kind, ORG.c.place_id)
+async def participants_by_milestone_ids(conn: AsyncConnection,
+                                        ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
+    """The people each milestone's source names, in the source's order."""
+    out: dict[int, list[Row[Any]]] = defaultdict(list)
+    rows = await conn.execute(
+        select(MilestoneParticipant.milestone_id, MilestoneParticipant.name,
+               MilestoneParticipant.role, MilestoneParticipant.organization_id)
+        .where(MilestoneParticipant.milestone_id.in_(list(set(ids))))
+        .order_by(MilestoneParticipant.milestone_id, MilestoneParticipant.position))
+    for row in rows:
+        out[row.milestone_id].append(row)
+    return out
+
+
+ORGANIZATION_COLUMNS = (ORG.c.id, ORG.c.name, ORG.c.kind, ORG.c.place_id, ORG.c.aliases)
 
 
 async def organizations_by_ids(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Row[Any]]:
@@ -450,11 +466,12 @@ async def place_pages_by_parent(conn: AsyncConnection, parent_column: str,
 
 
 def _active_on(value: str) -> ColumnElement[bool]:
-    """In force at some time within the period: begun by its end, not ended before its start."""
+    """In force at some time within the period: begun by its end, not ended before its start.
+    An unknown start is not "always": such a partnership is in force at no given date."""
     first, last = _period_bounds(value)
     return and_(
         PS.c.status.not_in([s.value for s in NOT_YET_IN_FORCE]),
-        or_(PS.c.since_first.is_(None), PS.c.since_first <= last),
+        PS.c.since_first.is_not(None), PS.c.since_first <= last,
         or_(PS.c.until_last.is_(None), PS.c.until_last >= first),
     )
 

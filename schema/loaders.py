@@ -125,6 +125,8 @@ class Loaders:
         queries.sources_by_partnership_ids, list)
     milestones_by_partnership: DataLoader[int, Any] = _keyed(
         queries.milestones_by_partnership_ids, list)
+    participants_by_milestone: DataLoader[int, Any] = _keyed(
+        queries.participants_by_milestone_ids, list)
     organizations_by_partnership: DataLoader[int, Any] = _keyed(
         queries.organizations_by_partnership_ids, list)
     organizations_by_place: DataLoader[int, Any] = _keyed(

@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from citylinks.db import queries
 from citylinks.schema.errors import bad_input
-from citylinks.schema.ids import decode_any, decode_id
+from citylinks.schema.ids import decode_any, decode_id, encode_id
 from citylinks.schema.inputs import (
     CityFilter,
     CityOrder,
@@ -49,9 +49,13 @@ async def _node(info: Info, value: str, field: str) -> relay.Node | None:
 
 
 def _describe(row: Any, country_codes: dict[int, str], parents: dict[int, Any]) -> str:
+    """ "Springfield, Massachusetts, US (city, id Q2l0eToxMjM=)": enough to tell
+    same-name places apart, and the id that picks one."""
     parent = parents.get(row.parent_id)
     inside = f", in {parent.name}" if parent is not None else ""
-    return f"{row.name} ({row.level.lower()}, {country_codes.get(row.country_id, '?')}{inside})"
+    where = ", ".join(part for part in (
+        row.name, row.region, country_codes.get(row.country_id, "?")) if part)
+    return f"{where} ({row.level.lower()}{inside}, id {encode_id('City', row.id)})"
 
 
 @strawberry.type
@@ -90,7 +94,7 @@ class Query:
             codes = {cid: c.code for cid, c in countries.items()}
             listed = "; ".join(_describe(r, codes, parents) for r in rows[:10])
             raise bad_input(f"{name!r} matches {len(rows)} places: {listed}. "
-                            "Pass country, or use an id.", "name")
+                            "Pass country, or choose one by its id: city(id: ...).", "name")
         return City(row=rows[0])
 
     @strawberry.field(description="Places, by name unless ordered otherwise.")

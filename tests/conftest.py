@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from citylinks.db.bootstrap import prepare
+from citylinks.db.bootstrap import prepare, stories_document
 from citylinks.db.engine import Database, create_database
 from citylinks.server import create_app
 from citylinks.settings import Settings
@@ -90,15 +90,14 @@ def pg_available() -> bool:
     return _pg_available()
 
 
-@pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> dict[str, str]:
-    """A migrated store with the bundled data, per backend, to copy for each test."""
+def _build_templates(tmp_path_factory: pytest.TempPathFactory, pg_available: bool,
+                     document: dict[str, Any] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
 
     async def build(url: str) -> None:
         database = create_database(url)
-        await prepare(database)
+        await prepare(database, document=document, progress=lambda *_: None)
         await database.dispose()
 
     asyncio.run(build(f"sqlite+aiosqlite:///{sqlite_file}"))
@@ -108,9 +107,30 @@ def templates(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> d
         asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
         asyncio.run(build(_pg_url(name)))
         out["postgresql"] = name
-    yield out  # type: ignore[misc]
+    return out
+
+
+def _drop_templates(out: dict[str, str]) -> None:
     if "postgresql" in out:
         asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{out["postgresql"]}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> dict[str, str]:
+    """A migrated store with the bundled data (the world), per backend, to copy for each test."""
+    out = _build_templates(tmp_path_factory, pg_available, None)
+    yield out  # type: ignore[misc]
+    _drop_templates(out)
+
+
+@pytest.fixture(scope="session")
+def stories_templates(tmp_path_factory: pytest.TempPathFactory,
+                      pg_available: bool) -> dict[str, str]:
+    """A migrated store with the four curated stories alone: for the few tests whose
+    expectations are about a small, known store (what an import adds to it)."""
+    out = _build_templates(tmp_path_factory, pg_available, stories_document())
+    yield out  # type: ignore[misc]
+    _drop_templates(out)
 
 
 def fresh_store(backend: str, templates: dict[str, str], tmp_path: Path) -> tuple[str, Any]:
@@ -132,6 +152,15 @@ def db_url(request: pytest.FixtureRequest, templates: dict[str, str],
            tmp_path: Path) -> Iterator[str]:
     """A fresh store with the bundled data, on each backend in turn."""
     url, cleanup = fresh_store(request.param, templates, tmp_path)
+    yield url
+    cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stories_db_url(request: pytest.FixtureRequest, stories_templates: dict[str, str],
+                   tmp_path: Path) -> Iterator[str]:
+    """A fresh store with only the curated stories, on each backend in turn."""
+    url, cleanup = fresh_store(request.param, stories_templates, tmp_path)
     yield url
     cleanup()
 

@@ -15,6 +15,7 @@ from citylinks.db.importer import FORMAT, VERSION
 from citylinks.db.models import (
     Country,
     Milestone,
+    MilestoneParticipant,
     Organization,
     Partnership,
     Place,
@@ -51,6 +52,7 @@ class Snapshot:
     sources: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     milestones: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     milestone_sources: dict[int, Any] = field(default_factory=dict)
+    participants: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
 
 async def read_snapshot(conn: AsyncConnection) -> Snapshot:
@@ -58,14 +60,15 @@ async def read_snapshot(conn: AsyncConnection) -> Snapshot:
     snap.places = list(await conn.execute(
         select(Place.id, Place.name, Place.local_name, Place.level, Country.code.label("country"),
                Place.parent_id, Place.latitude, Place.longitude, Place.population,
-               Place.wikidata_id, Place.partner_count)
+               Place.region, Place.wikidata_id, Place.partner_count)
         .join(Country, Country.id == Place.country_id).order_by(Place.id)))
     for place_id, alias in await conn.execute(
             select(PlaceAlias.place_id, PlaceAlias.alias)
             .order_by(PlaceAlias.place_id, PlaceAlias.position, PlaceAlias.id)):
         snap.aliases[place_id].append(alias)
     snap.organizations = list(await conn.execute(
-        select(Organization.id, Organization.name, Organization.kind, Organization.place_id)
+        select(Organization.id, Organization.name, Organization.kind, Organization.place_id,
+               Organization.aliases)
         .order_by(Organization.id)))
     snap.partnerships = list(await conn.execute(
         select(Partnership.id, Partnership.place_a_id, Partnership.place_b_id, Partnership.kind,
@@ -85,7 +88,8 @@ async def read_snapshot(conn: AsyncConnection) -> Snapshot:
         snap.partnership_organizations[partnership_id].append(organization_id)
     for row in await conn.execute(
             select(partnership_sources.c.partnership_id, Source.url, Source.title,
-                   Source.publisher, Source.published_on, Source.withdrawn_on)
+                   Source.publisher, Source.published_on, Source.withdrawn_on,
+                   Source.license)
             .join(Source, Source.id == partnership_sources.c.source_id)
             .order_by(partnership_sources.c.partnership_id, partnership_sources.c.position)):
         snap.sources[row.partnership_id].append(row)
@@ -97,9 +101,14 @@ async def read_snapshot(conn: AsyncConnection) -> Snapshot:
         snap.milestones[row.partnership_id].append(row)
     snap.milestone_sources = {row.id: row for row in await conn.execute(
         select(Source.id, Source.url, Source.title, Source.publisher, Source.published_on,
-               Source.withdrawn_on)
+               Source.withdrawn_on, Source.license)
         .where(Source.id.in_(select(Milestone.source_id).where(
             Milestone.source_id.is_not(None)))))}
+    for row in await conn.execute(
+            select(MilestoneParticipant.milestone_id, MilestoneParticipant.name,
+                   MilestoneParticipant.role, MilestoneParticipant.organization_id)
+            .order_by(MilestoneParticipant.milestone_id, MilestoneParticipant.position)):
+        snap.participants[row.milestone_id].append(row)
     return snap
 
 
@@ -113,7 +122,8 @@ def _organization_ref(organization_id: int) -> str:
 
 def _source(row: Row[Any]) -> dict[str, Any]:
     return {"url": row.url, "title": row.title, "publisher": row.publisher,
-            "publishedOn": row.published_on, "withdrawnOn": row.withdrawn_on}
+            "publishedOn": row.published_on, "withdrawnOn": row.withdrawn_on,
+            "license": row.license}
 
 
 def to_document(snap: Snapshot) -> dict[str, Any]:
@@ -124,19 +134,26 @@ def to_document(snap: Snapshot) -> dict[str, Any]:
         "aliases": snap.aliases.get(p.id, []), "level": p.level, "country": p.country,
         "parent": _place_ref(p.parent_id) if p.parent_id is not None else None,
         "latitude": p.latitude, "longitude": p.longitude, "population": p.population,
-        "wikidataId": p.wikidata_id,
+        "region": p.region, "wikidataId": p.wikidata_id,
     } for p in snap.places]
     organizations = [{
         "ref": _organization_ref(o.id), "name": o.name, "kind": o.kind,
         "place": _place_ref(o.place_id) if o.place_id is not None else None,
+        "aliases": list(o.aliases or []),
     } for o in snap.organizations]
     partnerships = []
     for p in snap.partnerships:
         milestones = []
         for m in snap.milestones.get(p.id, []):
             source = snap.milestone_sources.get(m.source_id) if m.source_id else None
-            milestones.append({"date": m.date, "kind": m.kind, "description": m.description,
-                               "source": _source(source) if source is not None else None})
+            milestones.append({
+                "date": m.date, "kind": m.kind, "description": m.description,
+                "source": _source(source) if source is not None else None,
+                "participants": [{
+                    "name": person.name, "role": person.role,
+                    "organization": (_organization_ref(person.organization_id)
+                                     if person.organization_id is not None else None),
+                } for person in snap.participants.get(m.id, [])]})
         partnerships.append({
             "places": [_place_ref(p.place_a_id), _place_ref(p.place_b_id)],
             "kind": p.kind, "status": p.status, "since": p.since, "until": p.until,
@@ -188,7 +205,7 @@ def to_geojson(snap: Snapshot) -> dict[str, Any]:
                          "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
                          "properties": {
                              "feature": "city", "name": p.name, "localName": p.local_name,
-                             "level": p.level, "country": p.country,
+                             "level": p.level, "country": p.country, "region": p.region,
                              "wikidataId": p.wikidata_id, "population": p.population,
                              "partnerCount": p.partner_count}})
     for link in snap.partnerships:

@@ -379,7 +379,8 @@ def build_registry() -> Registry:
         "id": node_id("City"), "name": scalar("name"), "localName": scalar("local_name"),
         "level": scalar("level"), "latitude": scalar("latitude"),
         "longitude": scalar("longitude"), "population": scalar("population"),
-        "wikidataId": scalar("wikidata_id"), "partnerCount": scalar("partner_count"),
+        "region": scalar("region"), "wikidataId": scalar("wikidata_id"),
+        "partnerCount": scalar("partner_count"),
         "aliases": plain_list(queries.aliases_by_place_ids),
         "country": to_one(queries.countries_by_ids, "country_id"),
         "parent": to_one(queries.places_by_ids, "parent_id"),
@@ -427,6 +428,7 @@ def build_registry() -> Registry:
         "Source": {
             "url": scalar("url"), "title": scalar("title"), "publisher": scalar("publisher"),
             "publishedOn": scalar("published_on"), "withdrawnOn": scalar("withdrawn_on"),
+            "license": scalar("license"),
         },
         "Sector": {
             "id": node_id("Sector"), "slug": scalar("slug"), "name": scalar("name"),

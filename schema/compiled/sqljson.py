@@ -338,8 +338,9 @@ def partnership_filters(sql: Sql, spec_of: Getter, row: str, partner: str | None
         planned = ", ".join(sql.bind(_constant(s.value)) for s in NOT_YET_IN_FORCE)
         last = sql.bind(lambda arg: _period(spec_of(arg).active_on)[1])
         first = sql.bind(lambda arg: _period(spec_of(arg).active_on)[0])
-        out.append(f"{row}.status NOT IN ({planned}) AND ({row}.since_first IS NULL OR "
-                   f"{row}.since_first <= {last}) AND ({row}.until_last IS NULL OR "
+        # An unknown start is not "always": such a partnership is in force at no date.
+        out.append(f"{row}.status NOT IN ({planned}) AND {row}.since_first IS NOT NULL AND "
+                   f"{row}.since_first <= {last} AND ({row}.until_last IS NULL OR "
                    f"{row}.until_last >= {first})")
     return out
 
@@ -397,7 +398,7 @@ def _place(sql: Sql, plan: ObjectPlan | None, id_column: str) -> str:
 
 CITY_COLUMNS = {"name": "name", "localName": "local_name", "level": "level",
                 "latitude": "latitude", "longitude": "longitude", "population": "population",
-                "wikidataId": "wikidata_id", "partnerCount": "partner_count"}
+                "region": "region", "wikidataId": "wikidata_id", "partnerCount": "partner_count"}
 PARTNERSHIP_COLUMNS = {"kind": "kind", "status": "status", "since": "since", "until": "until",
                        "description": "description", "distanceKm": "distance_km"}
 
@@ -581,7 +582,8 @@ def milestone_field(sql: Sql, f: FieldPlan, row: str) -> str:
 
 def source_field(sql: Sql, f: FieldPlan, row: str) -> str:
     columns = {"url": "url", "title": "title", "publisher": "publisher",
-               "publishedOn": "published_on", "withdrawnOn": "withdrawn_on"}
+               "publishedOn": "published_on", "withdrawnOn": "withdrawn_on",
+               "license": "license"}
     if f.name in columns:
         return f"{row}.{columns[f.name]}"
     raise NotCompilable(f"Source.{f.name}")

@@ -158,6 +158,12 @@ class City(RowNode, relay.Node):
     def population(self) -> int | None:
         return self.row.population  # type: ignore[no-any-return]
 
+    @strawberry.field(description=(
+        'The first-level region it lies in (GeoNames admin1): "Massachusetts" for '
+        "Springfield, MA. It tells same-name places apart; null where unknown."))
+    def region(self) -> str | None:
+        return self.row.region  # type: ignore[no-any-return]
+
     @strawberry.field(description='Wikidata item id: "Q25282".')
     def wikidata_id(self) -> str | None:
         return self.row.wikidata_id  # type: ignore[no-any-return]
@@ -319,6 +325,33 @@ class Milestone:
         row = await _loaders(info).source_by_id.load(self.row.source_id)
         return Source(row=row) if row is not None else None
 
+    @strawberry.field(description="The people the source names as taking part, in its order.")
+    async def participants(self, info: Info) -> list[Participant]:
+        rows = await _loaders(info).participants_by_milestone.load(self.row.id)
+        return [Participant(row=r) for r in rows]
+
+
+@strawberry.type(description=(
+    'A person a source names as taking part in a milestone: "Kitahashi", "Mayor", '
+    "City of Kitakyushu."))
+class Participant:
+    row: strawberry.Private[Any]
+
+    @strawberry.field(description="The name as the source gives it.")
+    def name(self) -> str:
+        return str(self.row.name)
+
+    @strawberry.field(description='Their role at the time: "Mayor".')
+    def role(self) -> str | None:
+        return self.row.role  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The body they acted for.")
+    async def organization(self, info: Info) -> Organization | None:
+        if self.row.organization_id is None:
+            return None
+        row = await _loaders(info).organization_by_id.load(self.row.organization_id)
+        return Organization(row=row) if row is not None else None
+
 
 @strawberry.type(description="A news story, an official page or a data set behind a fact.")
 class Source:
@@ -346,6 +379,10 @@ class Source:
         "source still states it."))
     def withdrawn_on(self) -> PartialDate | None:
         return self.row.withdrawn_on  # type: ignore[no-any-return]
+
+    @strawberry.field(description='The licence of its content where it has one: "CC0 1.0".')
+    def license(self) -> str | None:
+        return self.row.license  # type: ignore[no-any-return]
 
 
 @strawberry.federation.type(keys=["id"], description=(
@@ -391,6 +428,10 @@ class Organization(RowNode, relay.Node):
     @strawberry.field
     def kind(self) -> OrganizationKind:
         return OrganizationKind(self.row.kind)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Other names its sources use for it.")
+    def aliases(self) -> list[str]:
+        return list(self.row.aliases or [])
 
     @strawberry.field(description="Where it is based.")
     async def city(self, info: Info) -> City | None:

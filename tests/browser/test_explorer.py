@@ -29,6 +29,9 @@ query Partners($id: ID!) {
   }
 }
 """
+PARTNER_COUNT = """query ($id: ID!) { city(id: $id) { partners(first: 0) { totalCount } } }"""
+PARTNER_COUNT_DEEP = """query ($id: ID!) { city(id: $id) {
+  partners(first: 0, includeSubdivisions: true) { totalCount } } }"""
 
 SEARCH = re.compile("search", re.IGNORECASE)
 
@@ -113,12 +116,14 @@ def test_hai_phong_lists_kitakyushu_with_its_milestones_and_sources(page: Any,
     expect(card).to_contain_text("Sister city")
     expect(card).to_contain_text("Active")
     expect(card.get_by_role("list", name="Sectors")).to_contain_text("Water and sanitation")
+    expect(card).to_contain_text("2014-04")  # sister cities since made official, not the MoU
     milestones = card.locator(".milestone")
-    expect(milestones).to_have_count(2)
+    expect(milestones).to_have_count(3)
     expect(milestones.nth(0)).to_contain_text("2009-04")
     expect(milestones.nth(0)).to_contain_text("MoU signed")
     expect(milestones.nth(1)).to_contain_text("2014-04")
     expect(milestones.nth(1)).to_contain_text("sister city")
+    expect(milestones.nth(2)).to_contain_text("date not known")  # the second MOU
     # every fact links to its source; a source without an address is named, not linked
     source = card.locator(".sources li").first
     expect(source).to_contain_text("cooperation between Kitakyushu city and Haiphong city")
@@ -127,12 +132,15 @@ def test_hai_phong_lists_kitakyushu_with_its_milestones_and_sources(page: Any,
     expect(ref).to_have_attribute("href", re.compile("#source-"))
 
     timeline = page.get_by_role("region", name="Timeline").get_by_role("listitem")
-    expect(timeline).to_have_count(2)
+    expect(timeline).to_have_count(3)
     expect(timeline.nth(0)).to_contain_text("2009-04")
     expect(timeline.nth(1)).to_contain_text("2014-04")
+    expect(timeline.nth(2)).to_contain_text("Date not known")
     screenshot(page, "place-hai-phong")
     page.evaluate("window.scrollTo(0, 0)")
-    expect(world_map(page).locator("path.arc")).to_have_count(1)
+    partners = explorer.graphql(PARTNER_COUNT, {"id": explorer.city_id("Hai Phong", "VN")})
+    expect(world_map(page).locator("path.arc")).to_have_count(
+        partners["city"]["partners"]["totalCount"])
     screenshot(page, "place", full_page=False)
 
 
@@ -184,8 +192,11 @@ def test_province_shows_the_partnerships_of_its_cities(page: Any, explorer: Expl
     shizuoka = partner_card(page, "Shizuoka")
     expect(shizuoka).to_contain_text("Partnership of Hue")
     expect(partner_card(page, "Kyoto Prefecture")).not_to_contain_text("Partnership of")
-    # the province's own partners and its city's, 5 each in the bundled data
-    expect(section.locator(".partner-card")).to_have_count(10)
+    # the province's own partners and its city's
+    own = explorer.graphql(PARTNER_COUNT, {"id": explorer.city_id("Thua Thien Hue", "VN")})
+    hue = explorer.graphql(PARTNER_COUNT, {"id": explorer.city_id("Hue", "VN")})
+    expect(section.locator(".partner-card")).to_have_count(
+        own["city"]["partners"]["totalCount"] + hue["city"]["partners"]["totalCount"])
     screenshot(page, "place-thua-thien-hue")
     network = page.get_by_role("region", name=re.compile("Network"))
     screenshot(page, "network-thua-thien-hue", locator=network)
@@ -198,35 +209,43 @@ def test_network_shows_partners_of_partners_as_a_picture_and_a_list(
 
     network = page.get_by_role("region", name=re.compile("Network"))
     picture = network.get_by_role("img", name=re.compile("Network of Hai Phong"))
-    expect(picture).to_have_attribute("aria-label",
-                                      re.compile("1 partner and 1 partner of partners"))
-    expect(picture.locator("circle.node")).to_have_count(3)
-    expect(picture.locator("circle.node-second")).to_have_count(1)
+    partners = explorer_with_second_degree.graphql(
+        PARTNER_COUNT, {"id": explorer_with_second_degree.city_id("Hai Phong", "VN")})
+    expect(picture).to_have_attribute("aria-label", re.compile(
+        f"Network of Hai Phong: {partners['city']['partners']['totalCount']} partners and "
+        r"\d+ partners of partners"))
+    expect(picture.locator("circle.node-second").first).to_be_visible()
     network.locator("summary").click()
-    facts = network.get_by_role("listitem").filter(has_text="Its other partners")
-    expect(facts).to_contain_text("Kitakyushu")
+    facts = network.get_by_role("listitem").filter(has_text=re.compile("^Kitakyushu"))
     expect(facts).to_contain_text("Dalian")
     screenshot(page, "network-hai-phong", locator=network)
 
-    facts.get_by_role("link", name="Dalian").click()
+    # Dalian twice: Wikidata's twinning, and the friendship city imported here
+    facts.get_by_role("link", name="Dalian").first.click()
     expect(heading(page)).to_contain_text("Dalian")
 
 
 def test_network_of_a_prefecture_reaches_partners_of_partners_in_the_bundled_data(
         page: Any, explorer: Explorer) -> None:
     # Kyoto Prefecture: its own partner Thừa Thiên Huế, and through the city of Kyoto inside
-    # it, Huế; each of those has four other partners (prefectures, and Japanese cities).
+    # it, Huế and Kyoto's Wikidata twins; each of those has other partners.
     page.goto(explorer.place_url("Kyoto Prefecture", "JP"))
     expect(heading(page)).to_contain_text("Kyoto Prefecture")
 
+    partners = explorer.graphql(PARTNER_COUNT_DEEP, {
+        "id": explorer.city_id("Kyoto Prefecture", "JP")})["city"]["partners"]["totalCount"]
     network = page.get_by_role("region", name=re.compile("Network"))
     picture = network.get_by_role("img", name=re.compile("Network of Kyoto Prefecture"))
-    expect(picture).to_have_attribute("aria-label",
-                                      re.compile("2 partners and 8 partners of partners"))
+    expect(picture).to_have_attribute("aria-label", re.compile(
+        f"Network of Kyoto Prefecture: {partners} partners and \\d+ partners of partners"))
     expect(picture.locator("circle.node-home")).to_have_count(1)
     expect(picture.locator("circle.node-inside")).to_have_count(1)
-    expect(picture.locator("circle.node-partner")).to_have_count(2)
-    expect(picture.locator("circle.node-second")).to_have_count(8)
+    # every partner place drawn, once (at world scale one may already be drawn as a
+    # partner of another partner)
+    nodes = explorer.graphql(PARTNERS, {"id": explorer.city_id("Kyoto Prefecture", "JP")})
+    for place_id in {n["city"]["id"] for n in nodes["city"]["partners"]["nodes"]}:
+        expect(picture.locator(f'circle[data-place="{place_id}"]')).to_have_count(1)
+    expect(picture.locator("circle.node-second").first).to_be_visible()
     network.locator("summary").click()
     facts = network.get_by_role("listitem")
     expect(facts.filter(has_text=re.compile("^Thua Thien Hue"))).to_contain_text("Gifu Prefecture")
@@ -236,9 +255,10 @@ def test_network_of_a_prefecture_reaches_partners_of_partners_in_the_bundled_dat
 
 
 def test_place_without_partners_says_so(page: Any, explorer: Explorer) -> None:
-    page.goto(explorer.place_url("Nha Trang", "VN"))
-    expect(heading(page)).to_contain_text("Nha Trang")
-    expect(partners_section(page)).to_contain_text("Nha Trang has no recorded partnerships.")
+    # Cam Lâm, a district of Khánh Hòa that the story names; every other place has partners
+    page.goto(explorer.place_url("Cam Lam", "VN"))
+    expect(heading(page)).to_contain_text("Cam Lam")
+    expect(partners_section(page)).to_contain_text("Cam Lam has no recorded partnerships.")
     expect(page.get_by_role("region", name="Timeline")).to_contain_text("no milestones")
     # it lies in Khánh Hòa, whose partnerships are one click away
     partners_section(page).get_by_role("link", name=re.compile("Khanh Hoa")).click()
@@ -289,7 +309,9 @@ def test_reload_and_a_new_tab_show_the_same_view(page: Any, explorer: Explorer) 
 
     page.reload()
     expect(heading(page)).to_contain_text("Hue")
-    expect(partners_section(page).locator(".partner-card")).to_have_count(5)
+    hue = explorer.graphql(PARTNER_COUNT, {"id": explorer.city_id("Hue", "VN")})
+    expect(partners_section(page).locator(".partner-card")).to_have_count(
+        hue["city"]["partners"]["totalCount"])
 
     tab = page.context.new_page()
     tab.goto(address)
@@ -334,10 +356,12 @@ def test_path_finder_connects_two_places_known_to_be_connected(page: Any) -> Non
 
 
 def test_path_finder_says_when_no_chain_connects_two_places(page: Any, explorer: Explorer) -> None:
-    source, target = explorer.city_id("Le Havre", "FR"), explorer.city_id("Boston", "US")
+    # Charlottetown and Ashibetsu are twinned with each other and with no one else
+    source = explorer.city_id("Le Havre", "FR")
+    target = explorer.city_id("Charlottetown", "CA")
     page.goto(f"/?view=path&from={httpx.QueryParams({'a': source})['a']}"
               f"&to={httpx.QueryParams({'a': target})['a']}")
-    answer = page.get_by_text("No chain of partnerships connects Le Havre and Boston")
+    answer = page.get_by_text("No chain of partnerships connects Le Havre and Charlottetown")
     expect(answer).to_be_visible()
 
 
@@ -717,6 +741,6 @@ def test_graphiql_opened_from_a_view_runs_its_request_without_other_hosts(
     # then: the answer is the view's data (the editor draws only its first lines)
     response = page.locator(".graphiql-response")
     expect(response).to_contain_text('"localName": "Hải Phòng"', timeout=30_000)
-    expect(response).to_contain_text('"since": "2009-04"')
+    expect(response).to_contain_text('"since": "2014-04"')
     screenshot(page, "graphiql", full_page=False)
     assert not watch.foreign_requests
