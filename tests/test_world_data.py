@@ -169,3 +169,44 @@ def test_data_file_is_what_the_build_script_makes_from_the_shared_data(
     shipped = REPO / "db" / "seed" / WORLD_RESOURCE
     assert output.read_bytes() == shipped.read_bytes(), (
         "db/seed/world.json.xz is stale: rerun scripts/build_world_data.py")
+
+
+REVIEWED = """query ($name: String!) { city(name: $name) { partners(first: 100) { nodes {
+  city { name } sectors { slug }
+  partnership { organizations { name aliases }
+    milestones { date kind participants { name role organization { name } } } } } } } }"""
+
+
+async def test_the_stories_facts_are_tied_only_where_the_stories_tie_them(
+        client: httpx.AsyncClient) -> None:
+    havre = _partners(await gql(client, REVIEWED, {"name": "Le Havre"}))["Da Nang"]
+    organizations = {o["name"] for o in havre["partnership"]["organizations"]}  # type: ignore[index]
+    assert "HAROPA Port" in organizations
+    assert not {"Port of Da Nang", "École nationale supérieure maritime (ENSM)",
+                "Institut supérieur d'études logistiques (ISEL)"} & organizations
+    khanh_hoa = _partners(await gql(client, REVIEWED, {"name": "Khanh Hoa"}))
+    boston = {o["name"] for o in khanh_hoa["Boston"]["partnership"]["organizations"]}  # type: ignore[index]
+    assert "Massachusetts Institute of Technology" not in boston
+    assert not {"Vingroup", "Sun Group"} & boston
+    assert [s["slug"] for s in khanh_hoa["Boston"]["sectors"]] == ["investment"]  # type: ignore[index]
+    hue = _partners(await gql(client, REVIEWED, {"name": "Hue"}))
+    assert all(hue[name]["sectors"] == [] for name in ("Shizuoka", "Kyoto", "Takayama"))
+
+
+async def test_officials_are_the_participants_of_the_milestones_they_took_part_in(
+        client: httpx.AsyncClient) -> None:
+    link = _partners(await gql(client, REVIEWED, {"name": "Hai Phong"}))["Kitakyushu"]
+    milestones = link["partnership"]["milestones"]  # type: ignore[index]
+    formalized = next(m for m in milestones if m["kind"] == "FORMALIZED")
+    assert formalized["participants"] == [
+        {"name": "Kitahashi", "role": "Mayor",
+         "organization": {"name": "City of Kitakyushu"}},
+        {"name": "Mihara", "role": "Chairman of the City Assembly",
+         "organization": {"name": "Kitakyushu City Assembly"}},
+        {"name": "Duong Anh Dien", "role": "Chairman of the Hai Phong People's Committee",
+         "organization": {"name": "Hai Phong People's Committee"}}]
+    # the second MOU, on clean water and sewage, undated, after the dated ones
+    assert [(m["date"], m["kind"]) for m in milestones][-1] == (None, "MOU_SIGNED")
+    vass = _partners(await gql(client, REVIEWED, {"name": "Le Havre"}))["Da Nang"]
+    aliases = {o["name"]: o["aliases"] for o in vass["partnership"]["organizations"]}  # type: ignore[index]
+    assert "National Academy of Social sciences" in aliases["Vietnam Academy of Social Sciences"]
