@@ -34,7 +34,8 @@ def upgrade() -> None:
     sa.Column('organization_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['milestone_id'], ['milestones.id'], name=op.f('fk_milestone_participants_milestone_id_milestones'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_milestone_participants_organization_id_organizations')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_milestone_participants'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_milestone_participants')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('milestone_participants', schema=None) as batch_op:
         batch_op.create_index('ix_milestone_participants_milestone', ['milestone_id', 'position'], unique=False)
