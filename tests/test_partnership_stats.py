@@ -83,13 +83,20 @@ async def test_counts_and_flows_agree_with_plain_sql(stocked: tuple[Any, httpx.A
         r[3][:4] for r in rows if r[3])
     assert {b["key"]: b["count"] for b in stats["byDecade"]} == Counter(
         r[3][:3] + "0" for r in rows if r[3])
+    # The lists come first: 100 (the world has more pairs and countries than that): the
+    # leading ones, each with the oracle's count.
     pairs = Counter(tuple(sorted((r[12], r[13]))) for r in rows)
     got = {tuple(c["code"] for c in p["countries"]): p["count"] for p in stats["countryPairs"]}
-    assert {tuple(sorted(k)): v for k, v in got.items()} == dict(pairs)
-    assert [p["count"] for p in stats["countryPairs"]] == sorted(pairs.values(), reverse=True)
+    assert {tuple(sorted(k)): v for k, v in got.items()} == {
+        tuple(sorted(k)): pairs[tuple(sorted(k))] for k in got}
+    assert [p["count"] for p in stats["countryPairs"]] == sorted(
+        pairs.values(), reverse=True)[:100]
     ends = Counter(code for r in rows for code in {r[12], r[13]})
-    assert {c["country"]["code"]: c["count"] for c in stats["byCountry"]} == dict(ends)
-    assert len(stats["arcs"]) == sum(1 for r in rows if None not in (r[6], r[7], r[10], r[11]))
+    by_country = {c["country"]["code"]: c["count"] for c in stats["byCountry"]}
+    assert by_country == {code: ends[code] for code in by_country}
+    assert sorted(by_country.values(), reverse=True) == sorted(ends.values(), reverse=True)[:100]
+    assert len(stats["arcs"]) == min(2000, sum(
+        1 for r in rows if None not in (r[6], r[7], r[10], r[11])))
 
 
 async def test_a_small_world_has_the_counts_worked_out_by_hand(
