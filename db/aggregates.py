@@ -197,3 +197,19 @@ async def arcs(conn: AsyncConnection, spec: PartnershipFilterSpec | None,
         query = query.where(or_(_inside(a, within), _inside(b, within)))
     query = query.order_by((a.c.partner_count + b.c.partner_count).desc(), m.c.id).limit(limit)
     return list(await conn.execute(query))
+
+
+async def by_region(conn: AsyncConnection, spec: PartnershipFilterSpec | None,
+                    country: str, limit: int) -> list[tuple[str, int]]:
+    """(region, count): the first-level regions of `country` by the matching partnerships
+    with an end in them, most first; places without a known region are left out."""
+    m = _matching(spec)
+    ends = _ends(m)
+    region = P.c.region
+    rows = await conn.execute(
+        select(region, func.count(func.distinct(ends.c.pid)))
+        .join(P, P.c.id == ends.c.place_id)
+        .where(ends.c.country_id == _country_id(country), region.is_not(None))
+        .group_by(region).order_by(func.count(func.distinct(ends.c.pid)).desc(), region)
+        .limit(limit))
+    return [(str(k), int(c)) for k, c in rows]

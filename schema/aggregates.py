@@ -24,6 +24,8 @@ MAX_RANKED = 100
 RANKED = strawberry.argument(description=f"How many, most first: 0 to {MAX_RANKED}.")
 ARCS = strawberry.argument(description="How many, best-connected first: 0 to 2000.")
 COUNTRY = strawberry.argument(description="Only places in this country (ISO code).")
+REGION_COUNTRY = strawberry.argument(description=(
+    "The country whose regions to count (ISO code); the filter's country without one."))
 WITHIN = strawberry.argument(description=(
     "Only partnerships with at least one place inside this area."))
 FILTER = strawberry.argument(description=(
@@ -232,6 +234,22 @@ class PartnershipStats:
             info, ("partners", limit), lambda conn: aggregates.partner_countries(conn, spec, limit))
         countries = await _countries(info, [c for c, _ in rows])
         return [CountryCount(country=countries[c], count=n) for c, n in rows]
+
+    @strawberry.field(description=(
+        "The first-level regions of a country (\"Massachusetts\") by the matching "
+        "partnerships with a place in them, most first; places without a known region "
+        "are left out. Needs a country: the argument, else `filter.country`. "
+        f"At most {MAX_RANKED}."))
+    async def by_region(self, info: Info, first: Annotated[int, RANKED] = 20,
+                        country: Annotated[str | None, REGION_COUNTRY] = None
+                        ) -> list[CountBucket]:
+        limit = _bounded(first, MAX_RANKED)
+        code = _code(country, "country") or (self.spec.country if self.spec else None)
+        if code is None:
+            raise bad_input("byRegion needs a country: its argument or the filter's", "country")
+        return _buckets(await self._answer(
+            info, ("regions", code, limit),
+            lambda conn: aggregates.by_region(conn, self.spec, code, limit)))
 
     @strawberry.field(description=(
         "Places by their number of matching partnerships, most first, then the larger. "

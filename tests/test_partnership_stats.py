@@ -172,3 +172,26 @@ async def test_answers_kept_per_data_version_follow_a_write(
     after = (await gql(client, query))["data"]["partnershipStats"]
     assert after["partnerships"] == first["partnerships"] + 1
 
+
+REGIONS = """query ($filter: PartnershipFilter) { partnershipStats(filter: $filter) {
+  byRegion(first: 10, country: "SJ") { key count } } }"""
+
+
+async def test_regions_of_a_country_are_ranked_by_their_places_partnerships(
+        app_and_client: tuple[Any, httpx.AsyncClient]) -> None:
+    # given: three Icelandic places in two regions (one unknown) and their partnerships
+    app, client = app_and_client
+    await load(app.state.db, document(
+        [place("a", "Region A1", "SJ", region="Capital Region"),
+         place("b", "Region B1", "SJ", region="Northeastern Region"),
+         place("c", "Region C1", "SJ"), place("x", "Region X", "SH")],
+        [partnership("a", "x"), partnership("a", "b"), partnership("c", "x"),
+         partnership("b", "x", kind="FRIENDSHIP")]))
+    # when
+    body = await gql(client, REGIONS, {"filter": None})
+    # then: a partnership within Iceland counts once in each of its regions; no region, no row
+    assert body["data"]["partnershipStats"]["byRegion"] == [
+        {"key": "Capital Region", "count": 2}, {"key": "Northeastern Region", "count": 2}]
+    friendly = await gql(client, REGIONS, {"filter": {"kind": ["FRIENDSHIP"]}})
+    assert friendly["data"]["partnershipStats"]["byRegion"] == [
+        {"key": "Northeastern Region", "count": 1}]

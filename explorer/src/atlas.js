@@ -221,6 +221,13 @@ export function atlasView(result, filters, { onFilter }) {
         label: c.country.code === country.code ? `Within ${country.name}` : c.country.name, count: c.count,
       })), { label: `Partner countries of ${country.name}`, describe: (n) => plural(n, 'partnership') })));
     side.push(placesPanel(stats, `Places in ${country.name} by number of partnerships`, 'places-title'));
+    if (stats.byRegion && stats.byRegion.length) {
+      side.push(h('section', { class: 'panel', 'aria-labelledby': 'regions-title' },
+        h('h2', { id: 'regions-title' }, 'Regions'),
+        h('p', {}, `${country.name}'s first-level regions by the partnerships of their places.`),
+        bars(stats.byRegion.map((r) => ({ label: r.key, count: r.count })),
+          { label: `Regions of ${country.name}`, describe: (n) => plural(n, 'partnership') })));
+    }
   } else {
     side.push(placesPanel(stats, 'Most connected places', 'places-title'));
     side.push(pairsPanel(stats, null));

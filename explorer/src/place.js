@@ -380,6 +380,7 @@ function suggestionsSection(city, data, missing, errors) {
 function placeHeader(city) {
   const crumbs = [h('li', {}, city.country.name)];
   if (city.parent) crumbs.push(h('li', {}, placeLink(city.parent, placeName(city.parent, { local: false }))));
+  else if (city.region) crumbs.push(h('li', {}, city.region));
   const facts = [
     LEVELS[city.level] || 'Place',
     formatCoordinates(city.latitude, city.longitude),

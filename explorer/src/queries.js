@@ -2,7 +2,7 @@
 
 export const SEARCH_QUERY = `query Search($text: String!) {
   search(text: $text, first: 8) {
-    id name localName level aliases partnerCount
+    id name localName level aliases partnerCount region
     country { code name }
     parent { name }
   }
@@ -50,7 +50,7 @@ const PARTNER_PAGE_FIELDS = `
 export function placeQuery({ suggestPartners = true } = {}) {
   return `query Place($id: ID!) {
   city(id: $id) {
-    id name localName level latitude longitude population wikidataId
+    id name localName level latitude longitude population wikidataId region
     country { code name }
     parent { id name localName level }
     partners(first: ${PARTNER_PAGE}, includeSubdivisions: true) {${PARTNER_PAGE_FIELDS}
@@ -115,9 +115,10 @@ export function atlasQuery({ country = false, arcs = false } = {}) {
     byCountry(first: 100) { count latitude longitude country { code name } }
     topPlaces(first: ${country ? 20 : 10}${country ? ', country: $code' : ''}) {
       count
-      city { id name localName level country { code name } parent { name } }
+      city { id name localName level region country { code name } parent { name } }
     }${country ? `
-    partnerCountries(first: 100) { count country { code name } }` : ''}${arcs ? `
+    partnerCountries(first: 100) { count country { code name } }
+    byRegion(first: 15) { key count }` : ''}${arcs ? `
     arcs(first: 1000) { id names coordinates }` : ''}
   }${country ? `
   country(code: $code) { code name }` : ''}

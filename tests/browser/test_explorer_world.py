@@ -22,6 +22,7 @@ from tests.conftest import LiveServer
 pytestmark = pytest.mark.browser
 
 COOPERATIONS = """{ partnershipStats(filter: {kind: [COOPERATION]}) { partnerships } }"""
+JAPAN_REGIONS = """{ partnershipStats { byRegion(first: 1, country: "JP") { key } } }"""
 STRONGEST = """{ partnershipStats { countryPairs(first: 1) { countries { name } } } }"""
 JAPAN_TOP = """{ partnershipStats(filter: {country: "JP"}) {
   partnerCountries(first: 1) { country { name } }
@@ -177,6 +178,10 @@ def test_country_view_names_the_country_and_ranks_its_places_and_partner_countri
     page.get_by_text("The partnerships drawn, as a list").click()
     expect(page.locator(".arc-list li").first).to_contain_text("\N{EN DASH}")
     expect(page.get_by_role("region", name="By kind and status")).to_contain_text("Active")
+    # its regions, from the places' first-level regions
+    regions = explorer.graphql(JAPAN_REGIONS)["partnershipStats"]["byRegion"]
+    expect(page.get_by_role("region", name="Regions").get_by_role("listitem").first
+           ).to_contain_text(regions[0]["key"])
     page.wait_for_load_state("networkidle")
     assert len(watch.graphql_posts) == 1
     screenshot(page, "country", full_page=False)
@@ -446,3 +451,22 @@ def test_a_hub_shows_its_partners_grouped_by_country_and_pages_the_rest(
     assert len(watch.graphql_posts) == 2 and "after" in watch.graphql_posts[1]["variables"]
     assert axe_violations(page) == []
     screenshot(page, "hub", full_page=False)
+
+
+SPRINGFIELDS = """{ search(text: "Springfield", first: 8) {
+  name region country { code } } }"""
+
+
+def test_search_tells_same_name_places_apart_by_region_and_country(
+        page: Any, explorer: Explorer) -> None:
+    found = explorer.graphql(SPRINGFIELDS)["search"]
+    told_apart = [f"{c['name']}, {c['region']} · {c['country']['code']}"
+                  for c in found if c["name"] == "Springfield" and c["region"]]
+    assert len(told_apart) >= 2, found
+    page.goto("/")
+    page.get_by_role("combobox", name=re.compile("Search")).fill("Springfield")
+    options = page.get_by_role("listbox").get_by_role("option")
+    expect(options).to_have_count(len(found))
+    for text in told_apart:
+        expect(options.filter(has_text=text)).to_have_count(1)
+    screenshot(page, "search-world", full_page=False)
