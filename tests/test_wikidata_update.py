@@ -47,7 +47,7 @@ query Partnerships($name: String!) {
         kind status since until description
         sectors { slug }
         milestones { date kind description source { title } }
-        sources { title url publisher withdrawnOn }
+        sources { title url publisher license withdrawnOn }
       }
     }
   }
@@ -256,7 +256,8 @@ def test_a_first_update_adds_the_pairs_and_places_and_keeps_the_curated_record(
                                                                    "1959")
     [source] = tacoma["sources"]
     assert source["url"].startswith("https://www.wikidata.org/wiki/Q188806#Q188806$")
-    assert (source["publisher"], source["withdrawnOn"]) == ("Wikidata", None)
+    assert (source["publisher"], source["license"], source["withdrawnOn"]) == \
+        ("Wikidata", "CC0 1.0", None)
     curated = kitakyushu[HP_KK]
     # The curated record keeps every fact; both statements join its sources.
     assert {k: v for k, v in curated.items() if k != "sources"} == \
@@ -320,7 +321,7 @@ def test_pairs_sourced_by_the_p190_claim_get_statements_or_their_own_withdrawn_s
     assert kitakyushu[frozenset({"Q188806", "Q199797"})]["since"] == "1959"
     [norfolk] = kitakyushu[frozenset({"Q188806", "Q49231"})]["sources"]
     assert norfolk == {"title": f"{claim['title']}: Norfolk (Q49231)", "url": claim["url"],
-                       "publisher": "Wikidata", "withdrawnOn": today()}
+                       "publisher": "Wikidata", "license": "CC0 1.0", "withdrawnOn": today()}
 
 
 def test_the_mark_survives_a_json_export_and_import(

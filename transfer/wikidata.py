@@ -15,6 +15,7 @@ REQUIRED_VARIABLES = ("place", "placeLabel", "placeCountry", "twin")
 OPTIONAL_VARIABLES = ("statement", "twinLabel", "twinCountry", "placeCoord", "twinCoord",
                       "start", "startPrecision", "end", "endPrecision")
 PUBLISHER = "Wikidata"
+LICENSE = "CC0 1.0"
 # The property's page: the source of a twinning from an answer without statement ids.
 SOURCE = {"title": "Wikidata: twinned administrative body (P190)",
           "url": "https://www.wikidata.org/wiki/Property:P190"}
@@ -75,7 +76,7 @@ def statement_source(statement: str, labels: dict[str, str], twin: str) -> dict[
     subject = statement.split("$", 1)[0]
     return {"title": f"Wikidata: {labels.get(subject, subject)} ({subject}), twinned "
                      f"administrative body (P190): {labels.get(twin, twin)} ({twin})",
-            "url": statement_url(statement), "publisher": PUBLISHER}
+            "url": statement_url(statement), "publisher": PUBLISHER, "license": LICENSE}
 
 
 def _value(binding: dict[str, Any], name: str) -> str | None:
@@ -238,7 +239,7 @@ def parse_answer(data: Any) -> WikidataAnswer:
 def pair_sources(pair: WikidataPair, labels: dict[str, str]) -> list[dict[str, Any]]:
     """A source per statement, linking to it; the property's page when the answer has none."""
     if not pair.statements:
-        return [{**SOURCE, "publisher": PUBLISHER}]
+        return [{**SOURCE, "publisher": PUBLISHER, "license": LICENSE}]
     return [statement_source(s, labels, pair.qids[1] if s.startswith(f"{pair.qids[0]}$")
                              else pair.qids[0]) for s in pair.statements]
 

@@ -25,6 +25,7 @@ from citylinks.db.models import Country, Partnership, Place, Source, partnership
 from citylinks.db.partial_dates import parse_partial_date
 from citylinks.db.writes import ChangeEvent, record_change
 from citylinks.transfer.wikidata import (
+    LICENSE,
     PUBLISHER,
     SOURCE,
     WikidataAnswer,
@@ -191,7 +192,8 @@ class _Reconciler:
 
     def link(self, partnership: int, source: dict[str, Any]) -> None:
         row = Source(title=source["title"], url=source["url"],
-                     publisher=source.get("publisher"), withdrawn_on=source.get("withdrawnOn"))
+                     publisher=source.get("publisher"), license=source.get("license"),
+                     withdrawn_on=source.get("withdrawnOn"))
         self.new_links.append((partnership, row))
 
     def update_sources(self, item: _Stored, pair: WikidataPair) -> list[str]:
@@ -215,7 +217,7 @@ class _Reconciler:
             for sid, _ in item.claims:
                 self.unlinks.append({"p": item.id, "s": sid})
         elif not item.statements and not item.claims:
-            self.link(item.id, {**SOURCE, "publisher": PUBLISHER})
+            self.link(item.id, {**SOURCE, "publisher": PUBLISHER, "license": LICENSE})
             notes.append("Wikidata added as a source")
         elif not item.statements and all(w is not None for _, w in item.claims):
             self.restore.update(sid for sid, _ in item.claims)
@@ -260,7 +262,7 @@ class _Reconciler:
                 "title": f"Wikidata: {self.places[key[0]][1]} ({key[0]}), twinned "
                          f"administrative body (P190): {self.places[key[1]][1]} ({key[1]})",
                 "url": f"https://www.wikidata.org/wiki/{key[0]}#P190", "publisher": PUBLISHER,
-                "withdrawnOn": self.today})
+                "license": LICENSE, "withdrawnOn": self.today})
         kept = " (curated record)" if item.curated else ""
         self.result.gone.append(f"{self.pair_name(key)}{kept}: withdrawn on {self.today}")
 
