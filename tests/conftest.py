@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from citylinks.db.bootstrap import prepare, stories_document
 from citylinks.db.engine import Database, create_database
@@ -277,6 +278,20 @@ class LiveServer:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not become healthy in time")
+
+    def worker_serving(self, client_port: int) -> int | None:
+        """The pid of the worker process holding the server end of the client's
+        connection from this local port (several workers share one listening socket)."""
+        assert self.process is not None
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                for conn in child.net_connections(kind="tcp"):
+                    if (conn.laddr and conn.laddr.port == self.port and conn.raddr
+                            and conn.raddr.port == client_port):
+                        return int(child.pid)
+            except psutil.Error:
+                continue
+        return None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush — what a crash looks like."""

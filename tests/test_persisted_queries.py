@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import psutil
 import pytest
 from citylinks.settings import Settings
 
@@ -122,7 +121,7 @@ class Connection:
     def __init__(self, server: LiveServer) -> None:
         self.http = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
         self.get("/healthz")
-        self.worker = _worker_of(server, self.http.sock.getsockname()[1])
+        self.worker = server.worker_serving(self.http.sock.getsockname()[1])
 
     def get(self, path: str) -> tuple[int, Any]:
         self.http.request("GET", path, headers={"accept": "application/json"})
@@ -137,18 +136,6 @@ class Connection:
         assert status == 200, body
         return body  # type: ignore[no-any-return]
 
-
-def _worker_of(server: LiveServer, client_port: int) -> int | None:
-    assert server.process is not None
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            for conn in child.net_connections(kind="tcp"):
-                if (conn.laddr and conn.laddr.port == server.port and conn.raddr
-                        and conn.raddr.port == client_port):
-                    return int(child.pid)
-        except psutil.Error:
-            continue
-    return None
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from citylinks.auth import create_token
 from citylinks.responsecache import ByteLRU, Entry, NextRead
@@ -216,18 +215,6 @@ async def test_sqlite_sees_any_connections_commit_even_one_that_leaves_the_versi
 # ---------------------------------------------------------------- two workers, a real socket
 
 
-def _worker_of(server: LiveServer, client_port: int) -> int | None:
-    assert server.process is not None
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            for conn in child.net_connections(kind="tcp"):
-                if (conn.laddr and conn.laddr.port == server.port and conn.raddr
-                        and conn.raddr.port == client_port):
-                    return int(child.pid)
-        except psutil.Error:
-            continue
-    return None
-
 
 class Connection:
     """One keep-alive connection, so one worker."""
@@ -236,7 +223,7 @@ class Connection:
         self.http = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
         self.http.request("GET", "/healthz")
         self.http.getresponse().read()
-        self.worker = _worker_of(server, self.http.sock.getsockname()[1])
+        self.worker = server.worker_serving(self.http.sock.getsockname()[1])
 
     def post(self, query: str, variables: dict[str, Any],
              headers: dict[str, str] | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from citylinks.auth import create_token
 from citylinks.db import writes
@@ -214,20 +213,6 @@ async def test_a_malformed_city_id_ends_the_subscription_with_bad_user_input(
     assert errors[0]["extensions"]["field"] == "city"
 
 
-def _worker_of(server: LiveServer, ws: ClientConnection) -> int | None:
-    """The pid of the worker process holding this WebSocket's server end."""
-    assert server.process is not None
-    client_port = ws.local_address[1]
-    for child in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            for conn in child.net_connections(kind="tcp"):
-                if (conn.laddr and conn.laddr.port == server.port and conn.raddr
-                        and conn.raddr.port == client_port):
-                    return int(child.pid)
-        except psutil.Error:
-            continue
-    return None
-
 
 @pytest.fixture
 def two_workers_and_token(pg_url: str) -> Iterator[tuple[LiveServer, str]]:
@@ -251,7 +236,7 @@ async def test_a_write_on_one_worker_reaches_subscribers_on_every_worker(
             ws = await stack.enter_async_context(subscription(server))
             sockets.append(ws)
             for _ in range(20):
-                worker = _worker_of(server, ws)
+                worker = server.worker_serving(ws.local_address[1])
                 if worker is not None:
                     break
                 await asyncio.sleep(0.05)

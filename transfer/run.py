@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def run_wikidata_update(path: str | None, url: str, options: WikidataOptions) ->
         finally:
             await database.dispose()
 
-    try:
+    def work() -> None:
         if path is None:
             progress.say(f"asking {options.endpoint} for every twinning (P190)")
             data = fetch_answer(options.endpoint, timeout=options.timeout,
@@ -132,15 +133,9 @@ def run_wikidata_update(path: str | None, url: str, options: WikidataOptions) ->
         else:
             progress.say(f"reading {path}")
             data = _read_json(path)
-        answer = parse_answer(data)
-        asyncio.run(run(answer))
-    except ImportFailed as error:
-        print(f"import failed, nothing was written:\n{error}", file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f"no such file: {path}", file=sys.stderr)
-        return 1
-    return 0
+        asyncio.run(run(parse_answer(data)))
+
+    return _exit_status(work, path)
 
 
 def run_import(path: str, fmt: str | None, url: str,
@@ -168,10 +163,18 @@ def run_import(path: str, fmt: str | None, url: str,
         finally:
             await database.dispose()
 
-    try:
+    def work() -> None:
         progress.say(f"reading {path}")
-        document = read_document(path, fmt or _guess_format(path))
-        asyncio.run(run(document))
+        asyncio.run(run(read_document(path, fmt or _guess_format(path))))
+
+    return _exit_status(work, path)
+
+
+def _exit_status(work: Callable[[], None], path: str | None) -> int:
+    """The command's exit status: 1, said in one line, for a refused import or a missing
+    file (nothing was written either way); 0 once it is done."""
+    try:
+        work()
     except ImportFailed as error:
         print(f"import failed, nothing was written:\n{error}", file=sys.stderr)
         return 1
