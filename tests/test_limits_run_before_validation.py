@@ -46,6 +46,20 @@ def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents graphql-core parses."""
+    texts: list[str] = []
+    original = pipeline.parse
+
+    def counted(text: str, **options: Any) -> Any:
+        texts.append(text)
+        return original(text, **options)
+
+    monkeypatch.setattr(pipeline, "parse", counted)
+    return texts
+
+
 def _fresh(document: str) -> str:
     """A random comment: no cached verdict can answer it."""
     return f"# {secrets.token_hex(8)}\n{document}"
@@ -75,15 +89,7 @@ async def test_a_document_over_the_cost_limit_is_never_validated(
 
 
 async def test_a_rate_limited_client_gets_429_before_its_document_is_parsed(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    original = pipeline.parse
-
-    def counted(text: str, **options: Any) -> Any:
-        parsed.append(text)
-        return original(text, **options)
-
-    monkeypatch.setattr(pipeline, "parse", counted)
+        db_url: str, parsed: list[str]) -> None:
     settings = Settings(db_url=db_url, rate_limit=1, webhook_delivery=False,
                         max_tokens=20_000, max_document_bytes=60_000)
     async with running_app(settings) as (_, client):
@@ -97,15 +103,7 @@ async def test_a_rate_limited_client_gets_429_before_its_document_is_parsed(
 
 
 async def test_a_repeated_refused_document_is_decided_once(
-        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    original = pipeline.parse
-
-    def counted(text: str, **options: Any) -> Any:
-        parsed.append(text)
-        return original(text, **options)
-
-    monkeypatch.setattr(pipeline, "parse", counted)
+        client: httpx.AsyncClient, parsed: list[str]) -> None:
     document = _fresh(REPEATED_300)
     codes = [(await client.post("/graphql", json={"query": document})).json()["errors"][0]
              ["extensions"]["code"] for _ in range(3)]
@@ -114,16 +112,7 @@ async def test_a_repeated_refused_document_is_decided_once(
 
 
 async def test_a_repeated_accepted_document_is_parsed_and_validated_once(
-        client: httpx.AsyncClient, validations: list[int],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    original = pipeline.parse
-
-    def counted(text: str, **options: Any) -> Any:
-        parsed.append(text)
-        return original(text, **options)
-
-    monkeypatch.setattr(pipeline, "parse", counted)
+        client: httpx.AsyncClient, validations: list[int], parsed: list[str]) -> None:
     document = _fresh(SECTORS)
     answers = [(await client.post("/graphql", json={"query": document})).json()
                for _ in range(3)]
