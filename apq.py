@@ -78,9 +78,11 @@ class PersistedQueries:
         # When this process last moved each cached document's last_used_at (monotonic).
         self._touched: dict[str, float] = {}
 
-    async def resolve(self, request_data: Any, sub_response: Any) -> Any:
+    async def resolve(self, request_data: Any, sub_response: Any,
+                      client: str | None = None) -> Any:
         """The request with its document filled in from the registry, or the refusal
-        (an ExecutionResult) to answer with. Requests without the extension pass as they are."""
+        (an ExecutionResult) to answer with. Requests without the extension pass as they are.
+        `client` (the rate limiter's key) is whom the gate counts a new document against."""
         extensions = request_data.extensions or {}
         persisted = extensions.get("persistedQuery")
         if persisted is None:
@@ -98,7 +100,7 @@ class PersistedQueries:
             if sha256_hex(request_data.query) != digest:
                 return _refusal("provided sha does not match query", BAD_USER_INPUT,
                                 sub_response, 400)
-            if self._runnable(request_data):
+            if await self._runnable(request_data, client):
                 await self.register(digest, request_data.query)
             return request_data
         query = await self.lookup(digest)
@@ -107,11 +109,12 @@ class PersistedQueries:
                             sub_response, 200)
         return dataclasses.replace(request_data, query=query)
 
-    def _runnable(self, request_data: Any) -> bool:
+    async def _runnable(self, request_data: Any, client: str | None) -> bool:
         """Only a document that passes the query limits and validation is registered:
         the table is no store for documents that would never run. (The gate keeps its
         verdict, so the request that follows finds it decided.)"""
-        verdict = self._schema.gate.verdict(request_data.query, request_data.operation_name)
+        verdict = await self._schema.gate.decide(request_data.query,
+                                                 request_data.operation_name, client)
         return not verdict.errors
 
     def _remember(self, digest: str, query: str) -> None:

@@ -39,6 +39,7 @@ from citylinks.schema.pipeline import (
     ADMITTED,
     MAX_VARIABLE_NESTING,
     DocumentGate,
+    GateBusy,
     Verdict,
     _variables_too_deep,
 )
@@ -104,10 +105,10 @@ class Refused(Exception):
     """A request refused before execution; answered as GraphQL JSON with a coded error."""
 
     def __init__(self, status: int, message: str, code: str = BAD_USER_INPUT,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(message)
         self.status = status
-        self.error = GraphQLError(message, extensions={"code": code})
+        self.error = GraphQLError(message, extensions={"code": code, **extensions})
         self.headers = dict(headers or {})
 
 
@@ -220,14 +221,22 @@ class FrontDoor:
         refused = await self._rate_limit(state, connection, viewer, outcome)
         if refused is not None:
             return refused
-        resolved = await state.persisted_queries.resolve(request, outcome)
-        if isinstance(resolved, ExecutionResult):
-            return resolved
-        request = resolved
-        if not request.query:
-            raise Refused(400, "No GraphQL query found in the request: send `query` (or a "
-                               "registered persisted query's hash).")
-        verdict = await self.gate.decide(request.query, request.operation_name)
+        client = client_key(viewer.token_id,
+                            connection.client.host if connection.client else None)
+        try:
+            resolved = await state.persisted_queries.resolve(request, outcome, client)
+            if isinstance(resolved, ExecutionResult):
+                return resolved
+            request = resolved
+            if not request.query:
+                raise Refused(400, "No GraphQL query found in the request: send `query` "
+                                   "(or a registered persisted query's hash).")
+            verdict = await self.gate.decide(request.query, request.operation_name, client)
+        except GateBusy:
+            raise Refused(429, "The server is deciding as many new documents as it takes "
+                               "(from you, or from everyone); retry in 1 s. Documents it has "
+                               "seen before are answered meanwhile.", RATE_LIMITED,
+                          headers={"retry-after": "1"}, retryAfter=1) from None
         if verdict.errors:
             return ExecutionResult(data=None, errors=verdict.errors)
         kind = verdict.operation_type

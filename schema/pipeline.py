@@ -12,7 +12,7 @@ called directly (tests, tools), the extension runs the same steps itself.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -54,8 +54,16 @@ VERDICT_TEXT_BYTES = 512_000
 # type of the schema nests so deep, and JSON nested a thousand deep would exhaust
 # Python's recursion in coercion.
 MAX_VARIABLE_NESTING = 32
-# Documents this long (in characters; about 400 tokens) are decided off the event loop.
-LONG_DOCUMENT = 2_000
+# Undecided documents waiting for the gate's thread, at most, overall and per client
+# (its token, else its address): past either a new document is refused (GateBusy, answered
+# RATE_LIMITED) instead of queueing without end, and no client takes every place. Known
+# documents never wait here: their verdict is a look-up on the event loop.
+MAX_WAITING = 64
+MAX_WAITING_PER_CLIENT = 16
+
+
+class GateBusy(Exception):
+    """The gate already has as many undecided documents waiting as it takes."""
 
 
 @dataclass
@@ -121,6 +129,9 @@ class DocumentGate:
         self._refused: OrderedDict[tuple[str, str | None], Verdict] = OrderedDict()
         self._text = 0  # of the accepted documents
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylinks-gate")
+        # Documents being decided, so that a flood of one new document is decided once.
+        self._deciding: dict[tuple[str, str | None], asyncio.Future[Verdict]] = {}
+        self._waiting: Counter[str | None] = Counter()
 
     def verdict(self, query: str, operation_name: str | None) -> Verdict:
         """The document's verdict, decided here if it is not known yet."""
@@ -129,20 +140,35 @@ class DocumentGate:
             return known
         return self._keep(query, operation_name, self._decide(query, operation_name))
 
-    async def decide(self, query: str, operation_name: str | None) -> Verdict:
-        """The verdict, a long document's decided in the gate's own thread: the event
-        loop goes on serving the requests whose documents are known (graphql-core parses
-        a document at the token cap in about 8 ms; the loop waits at most the
-        interpreter's switch interval, 5 ms, for its turn), and one such document at a
-        time is decided, so a flood of them queues behind itself."""
+    async def decide(self, query: str, operation_name: str | None,
+                     client: str | None = None) -> Verdict:
+        """The verdict; an undecided document's is decided in the gate's own thread, never
+        on the event loop, which goes on serving the requests whose documents are known.
+        (graphql-core parses a document at the token cap in about 8 ms; while the thread
+        works, the loop waits at most the interpreter's switch interval for its turn.)
+        One document at a time is decided, behind a bounded queue: GateBusy past
+        MAX_WAITING, or past MAX_WAITING_PER_CLIENT for `client`."""
         known = self.known(query, operation_name)
         if known is not None:
             return known
-        if len(query) < LONG_DOCUMENT:
-            verdict = self._decide(query, operation_name)
-        else:
-            verdict = await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._decide, query, operation_name)
+        key = (query, operation_name)
+        deciding = self._deciding.get(key)
+        if deciding is not None:
+            return await asyncio.shield(deciding)
+        if (self._waiting[client] >= MAX_WAITING_PER_CLIENT
+                or sum(self._waiting.values()) >= MAX_WAITING):
+            raise GateBusy()
+        self._waiting[client] += 1
+        future = asyncio.get_running_loop().run_in_executor(
+            self._thread, self._decide, query, operation_name)
+        self._deciding[key] = future
+        try:
+            verdict = await asyncio.shield(future)
+        finally:
+            self._deciding.pop(key, None)
+            self._waiting[client] -= 1
+            if not self._waiting[client]:
+                del self._waiting[client]
         return self._keep(query, operation_name, verdict)
 
     def known(self, query: str, operation_name: str | None) -> Verdict | None:

@@ -1,0 +1,118 @@
+"""New documents are decided off the event loop, behind a bounded queue: past its places
+(per client, and overall) a new document is refused RATE_LIMITED with Retry-After, another
+client's new document still finds a place, a document seen before never waits in it, and
+one new document sent many times at once is decided once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from citylinks.schema import pipeline
+from citylinks.server import create_app
+from citylinks.settings import Settings
+
+# Parsed in about 15 ms, then refused for its validation work: a slow new document.
+REPEATED = "{ " + " ".join(["stats { cities }"] * 390) + " }"
+SECTORS = "{ sectors { slug } }"
+FLOOD = 3 * pipeline.MAX_WAITING_PER_CLIENT
+
+
+def _fresh(document: str) -> str:
+    return f"# {secrets.token_hex(8)}\n{document}"
+
+
+@pytest.fixture
+async def app(db_url: str) -> AsyncIterator[Any]:
+    app = create_app(Settings(db_url=db_url, rate_limit=0, webhook_delivery=False,
+                              request_log=False))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def _client(app: Any, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://citylinks.test")
+
+
+async def _post(client: httpx.AsyncClient, query: str,
+                finished: list[str] | None = None, label: str = "") -> httpx.Response:
+    response = await client.post("/graphql", json={"query": query})
+    if finished is not None:
+        finished.append(label)
+    return response
+
+
+def _code(response: httpx.Response) -> str:
+    body = response.json()
+    return str(body["errors"][0]["extensions"]["code"]) if "errors" in body else "data"
+
+
+async def test_a_clients_new_documents_past_its_places_are_refused_rate_limited(
+        app: Any) -> None:
+    async with _client(app, "192.0.2.1") as flooder, _client(app, "192.0.2.2") as other:
+        # given: a document the gate has decided before
+        assert _code(await _post(flooder, SECTORS)) == "data"
+        finished: list[str] = []
+        # when: one client sends three times its places of slow new documents at once,
+        # while it asks the known document and another client a new one
+        answers = await asyncio.gather(
+            *(_post(flooder, _fresh(REPEATED), finished, "flood") for _ in range(FLOOD)),
+            _post(flooder, SECTORS, finished, "known"),
+            _post(other, _fresh(SECTORS), finished, "other"))
+    *flood, known, new_elsewhere = answers
+    # then: the documents past its places are refused before any parse, with a retry time
+    busy = [r for r in flood if r.status_code == 429]
+    assert len(busy) == FLOOD - pipeline.MAX_WAITING_PER_CLIENT
+    assert {_code(r) for r in busy} == {"RATE_LIMITED"}
+    assert {r.headers["retry-after"] for r in busy} == {"1"}
+    assert {r.json()["errors"][0]["extensions"]["retryAfter"] for r in busy} == {1}
+    assert {_code(r) for r in flood if r.status_code != 429} == {"QUERY_TOO_COMPLEX"}
+    # the known document is answered without waiting for the queue to drain; the other
+    # client's new document found a place
+    assert _code(known) == "data"
+    assert finished.index("known") < len(finished) - pipeline.MAX_WAITING_PER_CLIENT
+    assert _code(new_elsewhere) == "data"
+
+
+async def test_the_queue_has_places_for_all_clients_together(
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "MAX_WAITING", 6)
+    clients = [_client(app, f"192.0.2.{n}") for n in range(1, 4)]
+    try:
+        answers = await asyncio.gather(*(_post(client, _fresh(REPEATED))
+                                         for client in clients for _ in range(4)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert sorted(r.status_code for r in answers) == [200] * 6 + [429] * 6
+
+
+async def test_the_queue_is_free_again_once_decided(app: Any) -> None:
+    async with _client(app, "192.0.2.1") as client:
+        await asyncio.gather(*(_post(client, _fresh(REPEATED)) for _ in range(FLOOD)))
+        answers = await asyncio.gather(
+            *(_post(client, _fresh(REPEATED))
+              for _ in range(pipeline.MAX_WAITING_PER_CLIENT)))
+    assert {_code(r) for r in answers} == {"QUERY_TOO_COMPLEX"}
+
+
+async def test_one_new_document_sent_many_times_at_once_is_decided_once(
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    original = pipeline.parse
+
+    def counted(text: str, **options: Any) -> Any:
+        parsed.append(text)
+        return original(text, **options)
+
+    monkeypatch.setattr(pipeline, "parse", counted)
+    document = _fresh(REPEATED)
+    async with _client(app, "192.0.2.1") as client:
+        answers = await asyncio.gather(*(_post(client, document) for _ in range(FLOOD)))
+    assert {_code(r) for r in answers} == {"QUERY_TOO_COMPLEX"}
+    assert parsed == [document]
