@@ -141,11 +141,20 @@ def _run_with_store(args: argparse.Namespace, work: Any) -> Any:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from citylinks.auth import create_token
+    from citylinks.auth import create_token, parse_lifetime
+    from citylinks.db.errors import InvalidInput
 
-    info, token = _run_with_store(args, lambda s: create_token(s, args.role, args.label))
+    try:
+        lifetime = parse_lifetime(args.expires_in) if args.expires_in else None
+        info, token = _run_with_store(
+            args, lambda s: create_token(s, args.role, args.label, lifetime))
+    except InvalidInput as error:
+        print(f"--expires-in: {error}", file=sys.stderr)
+        return 2
     label = f" ({info.label})" if info.label else ""
-    print(f"created token {info.id}{label} with the {info.role} role.")
+    expiry = (f", until {_when(info.expires_at)} UTC" if info.expires_at else
+              ", until it is revoked")
+    print(f"created token {info.id}{label} with the {info.role} role{expiry}.")
     print("Send it as `Authorization: Bearer <token>`. It is shown only this once:")
     # Alone on the last line, so that scripts can take it with `tail -n 1`.
     print(token)
@@ -159,11 +168,10 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     if not tokens:
         print("no tokens")
         return 0
-    print(f"{'id':>4}  {'role':<7} {'created':<20} {'revoked':<20} label")
+    print(f"{'id':>4}  {'role':<7} {'created':<20} {'expires':<20} {'revoked':<20} label")
     for t in tokens:
-        created = t.created_at.strftime("%Y-%m-%d %H:%M:%S")
-        revoked = t.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if t.revoked_at else "-"
-        print(f"{t.id:>4}  {t.role:<7} {created:<20} {revoked:<20} {t.label or ''}")
+        print(f"{t.id:>4}  {t.role:<7} {_when(t.created_at):<20} {_when(t.expires_at):<20} "
+              f"{_when(t.revoked_at):<20} {t.label or ''}")
     return 0
 
 
@@ -324,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["reader", "editor", "admin"],
                         help="editor and admin may run mutations; reader may not")
     create.add_argument("--label", default=None, help="who or what the token is for")
+    create.add_argument("--expires-in", default=None, metavar="LIFETIME", help=(
+        "the token stops working this long from now, on sockets opened before too: "
+        "a number and s, m, h, d or w (30d); without it, it works until revoked"))
     _add_db(create)
     create.set_defaults(run=cmd_token_create)
     listing = token_commands.add_parser("list", help="list tokens (never the tokens themselves)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -110,6 +111,22 @@ async def test_a_token_stops_working_as_soon_as_it_is_revoked(
     assert error_code(body) == "UNAUTHENTICATED"
 
 
+async def test_a_token_stops_working_when_it_expires(
+        client: httpx.AsyncClient, database: Database) -> None:
+    async with database.write() as session:
+        _, lasting = await create_token(session, "editor", "a day",
+                                        dt.timedelta(days=1))
+        info, brief = await create_token(session, "editor", "a moment",
+                                         dt.timedelta(milliseconds=300))
+    assert info.expires_at is not None
+    # (the server's clock is this clock)
+    await asyncio.sleep(max(0.0, (info.expires_at - dt.datetime.now(dt.UTC)).total_seconds()))
+    body = await gql(client, CREATE_CITY, {"input": CITY_INPUT}, bearer(brief))
+    assert error_code(body) == "UNAUTHENTICATED"
+    assert "errors" not in await gql(client, CREATE_CITY, {"input": CITY_INPUT},
+                                     bearer(lasting))
+
+
 @pytest.mark.parametrize("mutation", sorted(EVERY_MUTATION))
 async def test_every_mutation_refuses_anonymous_and_reader_requests(
         client: httpx.AsyncClient, tokens: dict[str, str], mutation: str) -> None:
@@ -179,6 +196,31 @@ def test_token_list_shows_tokens_without_revealing_them_and_revoke_marks_one(
     assert main(["token", "revoke", str(token_id), "--db", db_url]) == 0
     assert _stored_tokens(db_url)[0].revoked_at is not None
     assert main(["token", "revoke", "999", "--db", db_url]) == 1
+
+
+def test_token_create_with_a_lifetime_stores_and_shows_its_expiry(
+        db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    before = dt.datetime.now(dt.UTC)
+    assert main(["token", "create", "--role", "editor", "--expires-in", "30d",
+                 "--db", db_url]) == 0
+    created = capsys.readouterr().out
+    [stored] = _stored_tokens(db_url)
+    assert stored.expires_at is not None
+    expires_at = stored.expires_at.replace(tzinfo=stored.expires_at.tzinfo or dt.UTC)
+    assert dt.timedelta(days=30) <= expires_at - before < dt.timedelta(days=30, minutes=1)
+    shown = expires_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert f"until {shown} UTC" in created
+    assert main(["token", "list", "--db", db_url]) == 0
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lifetime", ["soon", "30", "0d", "1y", "99999999999w"])
+def test_token_create_refuses_a_lifetime_it_cannot_read(
+        db_url: str, capsys: pytest.CaptureFixture[str], lifetime: str) -> None:
+    assert main(["token", "create", "--role", "editor", "--expires-in", lifetime,
+                 "--db", db_url]) == 2
+    assert "--expires-in" in capsys.readouterr().err
+    assert _stored_tokens(db_url) == []
 
 
 def test_token_create_refuses_an_unknown_role(db_url: str) -> None:

@@ -1,12 +1,14 @@
 """Operations over an open WebSocket go through the same front door as HTTP requests: the
 viewer is looked up for each operation (a token revoked with `citylinks token revoke`
-stops working on a socket opened before), each operation counts against the rate limit
-(mutations included), and limits, syntax and validation errors answer with their codes.
+stops working on a socket opened before, and so does one that expires), each operation
+counts against the rate limit (mutations included), and limits, syntax and validation
+errors answer with their codes.
 Over a real socket to a started server."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,11 +37,12 @@ REPEATED = "{" + " ".join(["stats { cities }"] * 300) + "}"
 SUBSCRIPTION = "subscription { partnershipChanged { action } }"
 
 
-async def _token(db_url: str, role: str) -> tuple[int, str]:
+async def _token(db_url: str, role: str,
+                 expires_in: dt.timedelta | None = None) -> tuple[int, str]:
     database = create_database(db_url)
     try:
         async with database.write() as session:
-            info, token = await create_token(session, role, "socket tests")
+            info, token = await create_token(session, role, "socket tests", expires_in)
         return info.id, token
     finally:
         await database.dispose()
@@ -68,6 +71,25 @@ async def test_a_token_revoked_on_the_command_line_stops_working_on_an_open_sock
         after = await operate(ws, "2", {"query": CREATE_CITY, "variables": {"name": "Rev B"}})
     # then
     assert error_codes(after) == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_that_expires_stops_working_on_an_open_socket_at_once(
+        server: LiveServer, db_url: str) -> None:
+    lifetime = dt.timedelta(seconds=4)
+    _, token = await _token(db_url, "editor", lifetime)
+    expires_at = dt.datetime.now(dt.UTC) + lifetime  # a moment after the stored expiry
+    async with graphql_socket(server.url, {"authorization": f"Bearer {token}"}) as ws:
+        before = await operate(ws, "1", {"query": CREATE_CITY, "variables": {"name": "Exp A"}})
+        assert dt.datetime.now(dt.UTC) < expires_at - dt.timedelta(seconds=1), \
+            "the first operation took too long for the test to mean anything"
+        # when: the token's time is up, and not a second more
+        await asyncio.sleep((expires_at - dt.datetime.now(dt.UTC)).total_seconds())
+        after = await operate(ws, "2", {"query": CREATE_CITY, "variables": {"name": "Exp B"}})
+        answered_at = dt.datetime.now(dt.UTC)
+    # then
+    assert before[0]["payload"]["data"]["createCity"]["name"] == "Exp A"
+    assert error_codes(after) == ["UNAUTHENTICATED"]
+    assert answered_at - expires_at < dt.timedelta(seconds=1)
 
 
 async def test_each_operation_on_a_socket_counts_against_the_rate_limit(db_url: str) -> None:
