@@ -111,6 +111,42 @@ async def test_nested_queries_by_id_agree_on_both_paths(world_app: Any) -> None:
         assert compiled.data == reference.data
 
 
+# The explorer's place view: the place, its partners, and suggestions in one document.
+PLACE_WITH_SUGGESTIONS = """query ($id: ID!, $s: String) { city(id: $id) { name
+  partners(first: 5) { nodes { city { name } } } }
+  suggestPartners(city: $id, first: 5, sector: $s) { score reasons
+    city { id name country { code } parent { name } } sharedSectors { slug name } } }"""
+
+
+@pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
+@pytest.mark.parametrize("sector", [None, "water"])
+async def test_suggestions_answer_on_the_compiled_path_as_the_reference_does(
+        world_app: Any, sql_tier: bool, sector: str | None) -> None:
+    app, _ = world_app
+    app.state.graphql.compiled.sql_tier = sql_tier
+    variables = {"id": await _first_home_city_id(app), "s": sector}
+    reference = await _reference(app, PLACE_WITH_SUGGESTIONS, variables)
+    compiled = await _compiled(app, PLACE_WITH_SUGGESTIONS, variables)
+    assert reference.errors is None and reference.data["suggestPartners"]
+    assert compiled is not None, "suggestions should not send the document to the reference"
+    assert compiled.data == reference.data
+
+
+@pytest.mark.parametrize("arguments", ["first: 51", 'sector: "no-such-sector"',
+                                       'first: 2, sector: " WATER "'])
+async def test_suggestions_the_reference_refuses_fall_back_to_it(world_app: Any,
+                                                                 arguments: str) -> None:
+    app, _ = world_app
+    city_id = await _first_home_city_id(app)
+    query = f'{{ suggestPartners(city: "{city_id}", {arguments}) {{ score city {{ name }} }} }}'
+    reference = await _reference(app, query, {})
+    compiled = await _compiled(app, query, {})
+    if reference.errors:
+        assert compiled is None
+    else:  # a slug is found as the reference finds it, trimmed and lower-cased
+        assert compiled is not None and compiled.data == reference.data
+
+
 DEEP = """{ cities(first: 3) { nodes { name partners(first: 2) { nodes { city { name
   partners(first: 2) { nodes { city { name partners(first: 2) { nodes { city { name } } } } } }
   } } } } } }"""

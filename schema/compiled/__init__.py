@@ -137,9 +137,13 @@ def _shape(run: Run, field: FieldPlan) -> Any:
 class Run:
     """One request on the compiled path: its connection, variables and argument cache."""
 
-    def __init__(self, executor: CompiledExecutor, conn: Any, variables: dict[str, Any]) -> None:
+    def __init__(self, executor: CompiledExecutor, conn: Any, variables: dict[str, Any],
+                 db: Database | None = None) -> None:
         self.executor = executor
         self.conn = conn
+        # For what is read from the process's graph index rather than the connection
+        # (suggestPartners, path: db/graph.py).
+        self.db = db
         self.variables = variables
         self._arguments: dict[int, dict[str, Any]] = {}
         # The data version read with the answer, when the statement was asked to.
@@ -288,7 +292,7 @@ class CompiledExecutor:
         """The answer; with a cache, also the data version it is at least as fresh as:
         read in the SQL tier's statement itself where the cache allows, else before
         the batch tier's statements."""
-        run = Run(self, None, coerced)
+        run = Run(self, None, coerced, db)
         versioned = cache is not None and cache.version_with_answer
         data = await self._in_sql(run, plan, db, versioned)
         if data is None:

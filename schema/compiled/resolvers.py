@@ -14,6 +14,7 @@ from typing import Any
 
 from citylinks.db import queries
 from citylinks.db.pagination import Page
+from citylinks.schema.compiled import graph
 from citylinks.schema.compiled.planner import FieldPlan, NotCompilable, ObjectPlan, Registry
 from citylinks.schema.ids import decode_id
 from citylinks.schema.inputs import (
@@ -406,7 +407,9 @@ def build_registry() -> Registry:
             "country": root(root_country), "countries": root(root_countries),
             "sector": root(root_sector), "sectors": root(root_sectors),
             "organizations": root(root_organizations), "search": root(root_search),
+            "suggestPartners": root(graph.root_suggest_partners),
         },
+        "PartnerSuggestion": graph.PARTNER_SUGGESTION,
         "City": city,
         "Country": {
             "id": node_id("Country"), "code": scalar("code"), "name": scalar("name"),
