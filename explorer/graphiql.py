@@ -12,7 +12,7 @@ VENDORED = "/explorer/vendor/"
 # there, word for word, and that each runs without errors on the bundled data).
 EXAMPLE_TABS: tuple[tuple[str, str, str | None], ...] = (
     ("Partners", """# A place's partners, with sectors and sources
-{
+query PlacePartners {
   city(name: "Hai Phong") {
     name localName country { code name }
     partners(first: 10) {
@@ -27,7 +27,7 @@ EXAMPLE_TABS: tuple[tuple[str, str, str | None], ...] = (
   }
 }""", None),
     ("Path", """# The shortest chain of partnerships between two places
-query ($from: ID!, $to: ID!) {
+query ShortestPath($from: ID!, $to: ID!) {
   path(from: $from, to: $to) {
     hops
     cities { name country { code } }
@@ -35,7 +35,7 @@ query ($from: ID!, $to: ID!) {
   }
 }""", None),
     ("Suggestions", """# Partners a place might look for next, with the API's reasons
-query ($city: ID!) {
+query SuggestedPartners($city: ID!) {
   suggestPartners(city: $city, first: 5) {
     city { name country { code } }
     score reasons
@@ -43,7 +43,7 @@ query ($city: ID!) {
   }
 }""", None),
     ("Paging", """# A filtered list, a page at a time: pass endCursor as $after for the next page
-query ($after: String) {
+query PartnershipsPage($after: String) {
   partnerships(first: 10, after: $after, filter: { country: "JP", kind: [SISTER_CITY] }) {
     totalCount
     pageInfo { hasNextPage endCursor }

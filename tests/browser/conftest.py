@@ -5,6 +5,7 @@ request to another host."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -53,14 +54,19 @@ class Explorer:
         return f"{self.url}/?place={httpx.QueryParams({'x': self.city_id(name, country)})['x']}"
 
 
-def _start(db_file: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start_explorer(db_file: Path, templates: dict[str, str],
+                   env: dict[str, str] | None = None) -> LiveServer:
+    """`citylinks serve` on a copy of the suite's store with the bundled data (migrated and
+    loaded once per session: a first start loading the world takes seconds each time)."""
+    shutil.copy(templates["sqlite"], db_file)
     return LiveServer(f"sqlite+aiosqlite:///{db_file}", env=env).start(timeout=120)
 
 
 @pytest.fixture(scope="session")
-def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
-    """`citylinks serve` on a new SQLite file: migrated and loaded with the bundled data."""
-    server = _start(tmp_path_factory.mktemp("explorer") / "explorer.db")
+def explorer(tmp_path_factory: pytest.TempPathFactory,
+             templates: dict[str, str]) -> Iterator[Explorer]:
+    """`citylinks serve` on its own SQLite file with the bundled data."""
+    server = start_explorer(tmp_path_factory.mktemp("explorer") / "explorer.db", templates)
     try:
         yield Explorer(server)
     finally:
@@ -78,11 +84,12 @@ EXTRA_CSV = (
 
 
 @pytest.fixture(scope="module")
-def explorer_with_second_degree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+def explorer_with_second_degree(tmp_path_factory: pytest.TempPathFactory,
+                                templates: dict[str, str]) -> Iterator[Explorer]:
     """A server on the bundled data plus one CSV row imported with `citylinks import`."""
     folder = tmp_path_factory.mktemp("explorer-extra")
     db_file = folder / "explorer.db"
-    server = _start(db_file)
+    server = start_explorer(db_file, templates)
     try:
         extra = folder / "extra.csv"
         extra.write_text(EXTRA_CSV, encoding="utf-8")
@@ -102,11 +109,13 @@ RATE_LIMIT = 3
 
 
 @pytest.fixture(scope="module")
-def explorer_rate_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+def explorer_rate_limited(tmp_path_factory: pytest.TempPathFactory,
+                          templates: dict[str, str]) -> Iterator[Explorer]:
     """A server on the bundled data that answers RATE_LIMITED (429) after a few requests."""
     folder = tmp_path_factory.mktemp("explorer-limited")
-    server = _start(folder / "explorer.db", env={"CITYLINKS_RATE_LIMIT": str(RATE_LIMIT),
-                                                 "CITYLINKS_RATE_LIMIT_WINDOW": "3600"})
+    server = start_explorer(folder / "explorer.db", templates,
+                            env={"CITYLINKS_RATE_LIMIT": str(RATE_LIMIT),
+                                 "CITYLINKS_RATE_LIMIT_WINDOW": "3600"})
     try:
         yield Explorer(server)
     finally:

@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from citylinks.explorer.graphiql import EXAMPLE_TABS
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, Explorer, Watch, screenshot
-from tests.conftest import LiveServer
+from tests.browser.conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    Explorer,
+    Watch,
+    screenshot,
+    start_explorer,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -303,7 +311,11 @@ def test_graphiql_opens_on_the_example_tabs_with_lang_and_the_explorer(page: Any
     expect(page.locator(".graphiql-execute-button")).to_be_visible(timeout=30_000)
     assert page.evaluate("document.documentElement.lang") == "en"
     tabs = page.locator(".graphiql-tab")
-    expect(tabs).to_have_count(4)
+    expect(tabs).to_have_count(len(EXAMPLE_TABS))
+    # each tab is named by its example's operation (an anonymous one reads "<untitled>")
+    names = [re.search(r"^query (\w+)", query, re.MULTILINE) for _, query, _ in EXAMPLE_TABS]
+    assert all(names)
+    expect(tabs.locator(".graphiql-tab-button")).to_have_text([n[1] for n in names if n])
     expect(page.locator(".graphiql-query-editor")).to_contain_text("partners")
     expect(page.locator(".graphiql-explorer-root")).to_be_visible()
     screenshot(page, "graphiql-explorer", full_page=False)
@@ -402,7 +414,8 @@ HUB_COUNTRIES = ["DE", "FR", "PL", "IT", "CZ"]
 
 
 @pytest.fixture(scope="module")
-def explorer_with_a_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
+def explorer_with_a_hub(tmp_path_factory: pytest.TempPathFactory,
+                        templates: dict[str, str]) -> Iterator[Explorer]:
     """The bundled data and a hub: a place with 45 partners in five countries (a CSV
     imported with `citylinks import`, as a user adds data)."""
     folder = tmp_path_factory.mktemp("explorer-hub")
@@ -414,7 +427,7 @@ def explorer_with_a_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ex
             for i in range(HUB_ROWS)]
     csv = folder / "hub.csv"
     csv.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    server = LiveServer(f"sqlite+aiosqlite:///{db_file}").start(timeout=120)
+    server = start_explorer(db_file, templates)
     try:
         result = subprocess.run(
             [sys.executable, "-m", "citylinks", "import", str(csv), "--format", "csv",
