@@ -166,6 +166,7 @@ async function render(route, { focus = false, hint = null, refocus = null } = {}
   main.removeAttribute('aria-busy');
   main.replaceChildren(view.element);
   view.afterMount();
+  performance.mark('citylinks:view-shown');
   document.title = view.title ? `${view.title} — ${SITE}` : SITE;
   announcer.textContent = `${view.title || 'Start page'} loaded.`;
   if (refocus) {

@@ -185,6 +185,8 @@ export function renderMap(figure, { points, arcs, label }) {
       }, l.text));
     }
     frame.replaceChildren(root);
+    // When the picture is there: the browser tests measure a view's drawing up to here.
+    performance.mark('citylinks:map-drawn');
   }
 
   // Drawn at the frame's real width (so text stays legible on a phone), again when it

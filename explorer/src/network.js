@@ -47,9 +47,18 @@ function radialStart(nodes, links) {
   }
 }
 
-/** Lay out once, synchronously, from fixed starting positions: the same data always gives
- * the same picture (and the same screenshot). */
-function layout(nodes, links) {
+// Work per slice of the layout before the browser gets the main thread back: a hub's network
+// (a hundred places and more) takes about half a second of a phone's CPU in all, which in one
+// piece would leave the page unable to answer a tap or a key meanwhile.
+const SLICE_MS = 12;
+
+function nextTask() {
+  return new Promise((resolve) => { setTimeout(resolve, 0); });
+}
+
+/** Lay out once from fixed starting positions, the same ticks whatever the slicing: the
+ * same data always gives the same picture (and the same screenshot). */
+async function layout(nodes, links) {
   const simNodes = nodes.map((n) => ({ ...n }));
   const simLinks = links.map((l) => ({ ...l }));
   radialStart(simNodes, simLinks);
@@ -65,7 +74,16 @@ function layout(nodes, links) {
     .force('collide', forceCollide(26))
     .force('radial', forceRadial((d) => d.ring).strength(0.5))
     .stop();
-  for (let i = 0; i < 200; i += 1) simulation.tick();
+  // Only once the page around it has been drawn, then a slice at a time.
+  await nextTask();
+  let sliceStart = performance.now();
+  for (let i = 0; i < 200; i += 1) {
+    simulation.tick();
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await nextTask();
+      sliceStart = performance.now();
+    }
+  }
   return { nodes: simNodes, links: simLinks };
 }
 
@@ -76,10 +94,11 @@ function layout(nodes, links) {
 export function renderNetwork(figure, { nodes, links, label, onOpen }) {
   const frame = h('div', { class: 'network-frame' });
   figure.replaceChildren(frame);
-  const placedGraph = layout(nodes, links);
+  let placedGraph = null;
   let lastWidth = 0;
 
   function draw() {
+    if (!placedGraph || !frame.isConnected) return;
     const width = Math.round(frame.clientWidth || 640);
     if (width === lastWidth) return;
     lastWidth = width;
@@ -143,4 +162,8 @@ export function renderNetwork(figure, { nodes, links, label, onOpen }) {
     draw();
   });
   observer.observe(frame);
+  layout(nodes, links).then((placed) => {
+    placedGraph = placed;
+    draw();
+  });
 }

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from citylinks.explorer.graphiql import EXAMPLE_TABS
 from playwright.sync_api import expect
@@ -131,11 +130,17 @@ def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partners
     page.keyboard.press("0")
     expect(controls).to_have_attribute("data-zoom", "1.00")
     expect(page.locator(".map-status")).to_contain_text("World view")
-    # mouse: the wheel zooms in where the pointer is
+    # mouse: the wheel zooms in where the pointer is, here on Europe (about 10 E, 50 N on the
+    # Natural Earth projection of the whole world), until one arc per partnership shows
     box = controls.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.wheel(0, -600)
+    page.mouse.move(box["x"] + box["width"] * 0.525, box["y"] + box["height"] * 0.25)
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(100)
     expect(controls).not_to_have_attribute("data-zoom", "1.00")
+    expect(page.locator(".map-status")).to_contain_text("One arc per partnership in this area")
+    page.locator(".world-map").scroll_into_view_if_needed()
+    screenshot(page, "world-zoomed", full_page=False)
 
 
 def test_the_map_zooms_with_a_pinch_on_a_touch_screen(chromium: Any, explorer: Explorer) -> None:
@@ -350,31 +355,84 @@ def test_the_explorer_plugin_builds_a_query_by_ticking_fields_and_runs_it(
 
 # --- measurements (figures for the README; not timed assertions) ------------------------
 
+MOST_CONNECTED = """{ cities(first: 1, orderBy: {field: PARTNER_COUNT, direction: DESC}) {
+  nodes { id } } }"""
+MEASURED_VIEWS = ("world", "country", "filtered", "decade", "place", "hub", "path")
+# In the page, cheaply: Playwright's own waiting (accessibility snapshots of the page while
+# it retries) costs a throttled page hundreds of milliseconds, which would be measured too.
+DRAWN = """needsMap => performance.getEntriesByName('citylinks:view-shown').length > 0
+  && (!needsMap || performance.getEntriesByName('citylinks:map-drawn').length > 0)"""
+LONG_TASKS = """window.longTasks = [];
+new PerformanceObserver(list => list.getEntries().forEach(
+  e => window.longTasks.push([Math.round(e.startTime), Math.round(e.duration)])))
+  .observe({type: 'longtask', buffered: true});"""
+
+
+@pytest.fixture(scope="module")
+def explorer_uncached(tmp_path_factory: pytest.TempPathFactory,
+                      templates: dict[str, str]) -> Iterator[Explorer]:
+    """A server on the bundled data that computes every answer (its response cache off), so
+    that a view's request measures its query, not a copy kept from an earlier test."""
+    server = start_explorer(tmp_path_factory.mktemp("explorer-uncached") / "explorer.db",
+                            templates, env={"CITYLINKS_RESPONSE_CACHE": "0"})
+    try:
+        yield Explorer(server)
+    finally:
+        server.stop()
+
+
+def _measured_address(explorer: Explorer, view: str) -> str:
+    if view == "hub":
+        hub = explorer.graphql(MOST_CONNECTED)["cities"]["nodes"][0]["id"]
+        return f"/?place={httpx.QueryParams({'x': hub})['x']}"
+    if view == "decade":
+        return "/?decade=1990"
+    return view_address(explorer, view)
+
+
 def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
-        chromium: Any, explorer: Explorer) -> None:
+        chromium: Any, explorer_uncached: Explorer) -> None:
+    """Each view opened in Chromium with its CPU throttled 4x, the page's files already in
+    the browser's cache (as on a return visit): its request's time (resource timing), when
+    it was drawn (the page's own marks: the view shown and its map drawn), when it was
+    usable (also after the last long task of its loading); then the long tasks of zooming
+    and dragging the home map."""
+    explorer = explorer_uncached
     figures: dict[str, Any] = {}
     context = chromium.new_context(viewport=DESKTOP, base_url=explorer.url)
+    context.add_init_script(LONG_TASKS)
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
-    for view in ("world", "country", "place", "path"):
-        address = view_address(explorer, view)
-        page.goto(address)
+    # the page's files into the browser's cache, as on a return visit
+    page.goto("/")
+    page.wait_for_function(DRAWN, arg=True, polling=100, timeout=30_000)
+    for view in MEASURED_VIEWS:
+        address = _measured_address(explorer, view)
+        page.goto(address, wait_until="commit")
+        page.wait_for_function(DRAWN, arg=view != "path", polling=100, timeout=30_000)
+        # a grace for the tasks that the drawing left queued
+        page.wait_for_timeout(700)
+        measured = page.evaluate("""() => {
+          // the first of each: a map drawn again (its width changed) is not the view's drawing
+          const at = name => performance.getEntriesByName(name).slice(0, 1).map(e => e.startTime);
+          return {drawn: Math.max(...at('citylinks:view-shown'), ...at('citylinks:map-drawn')),
+                  requests: performance.getEntriesByType('resource')
+                    .filter(e => e.name.endsWith('/graphql'))
+                    .map(e => e.responseEnd - e.requestStart),
+                  longTasks: window.longTasks}; }""")
+        drawn = measured["drawn"]
+        usable = max([drawn, *(start + length for start, length in measured["longTasks"]
+                               if start < drawn + 1000)])
+        figures[view] = {
+            "request_ms": [round(r, 1) for r in measured["requests"]],
+            "drawn_ms_cpu_4x": round(drawn), "usable_ms_cpu_4x": round(usable),
+            "long_tasks_ms_cpu_4x": [length for _, length in measured["longTasks"]]}
         expect(heading(page)).to_be_visible()
-        if view in ("world", "country", "place"):
-            expect(world_map(page)).to_be_visible()
-        drawn = page.evaluate("performance.now()")
-        request = page.evaluate("""() => performance.getEntriesByType('resource')
-          .filter(e => e.name.endsWith('/graphql'))
-          .map(e => e.responseEnd - e.requestStart)""")
-        # from the start of the navigation to the view drawn, its map included
-        figures[view] = {"drawn_ms_cpu_4x": round(drawn),
-                         "request_ms": [round(r, 1) for r in request]}
     page.goto("/")
     expect(world_map(page)).to_be_visible()
-    page.evaluate("""() => { window.longTasks = [];
-      new PerformanceObserver(l => l.getEntries().forEach(e => window.longTasks.push(e.duration)))
-        .observe({type: 'longtask', buffered: false}); }""")
+    page.wait_for_timeout(1000)
+    page.evaluate("window.longTasks = []")
     controls = map_controls(page)
     box = controls.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -385,12 +443,15 @@ def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
     page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3, steps=10)
     page.mouse.up()
     page.wait_for_timeout(800)
-    figures["home_zoom_long_tasks_ms_cpu_4x"] = page.evaluate("window.longTasks")
+    figures["home_zoom_long_tasks_ms_cpu_4x"] = [
+        length for _, length in page.evaluate("window.longTasks")]
     context.close()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "measurements.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
-    assert all(figures[v]["request_ms"] for v in ("world", "country", "place", "path"))
+    # what was measured is there; the figures are for the README, not asserted
+    assert all(figures[v]["request_ms"] for v in MEASURED_VIEWS)
+    assert "home_zoom_long_tasks_ms_cpu_4x" in figures
 
 
 # --- search at world scale, and a hub --------------------------------------------------
@@ -409,61 +470,45 @@ def test_search_shows_the_alias_that_matched_and_where_each_place_lies(page: Any
     expect(options.first).to_contain_text("partner")
 
 
-HUB_ROWS = 45
-HUB_COUNTRIES = ["DE", "FR", "PL", "IT", "CZ"]
-
-
-@pytest.fixture(scope="module")
-def explorer_with_a_hub(tmp_path_factory: pytest.TempPathFactory,
-                        templates: dict[str, str]) -> Iterator[Explorer]:
-    """The bundled data and a hub: a place with 45 partners in five countries (a CSV
-    imported with `citylinks import`, as a user adds data)."""
-    folder = tmp_path_factory.mktemp("explorer-hub")
-    db_file = folder / "explorer.db"
-    header = ("a_name,a_country,a_wikidata,a_latitude,a_longitude,b_name,b_country,b_wikidata,"
-              "b_latitude,b_longitude,kind,status,since,until,sectors,source_url,source_title")
-    rows = [f"Hubhaven,NO,,60.0,10.0,Spoke {i:02d},{HUB_COUNTRIES[i % 5]},,"
-            f"{45 + i * 0.2},{5 + i * 0.3},SISTER_CITY,ACTIVE,{1960 + i},,,,Hub test"
-            for i in range(HUB_ROWS)]
-    csv = folder / "hub.csv"
-    csv.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    server = start_explorer(db_file, templates)
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "citylinks", "import", str(csv), "--format", "csv",
-             "--db", f"sqlite+aiosqlite:///{db_file}"],
-            capture_output=True, text=True, timeout=120, check=False)
-        assert result.returncode == 0, result.stdout + result.stderr
-        yield Explorer(server)
-    finally:
-        server.stop()
+# The hub: the bundled world's most connected city (a capital with a hundred partners and
+# more), its first page of partners as the place view asks for them.
+HUBS = """{ cities(first: 1, orderBy: {field: PARTNER_COUNT, direction: DESC},
+  filter: {level: CITY}) { nodes { id name } } }"""
+HUB_PAGE = """query ($id: ID!) { city(id: $id) {
+  partners(first: 40, includeSubdivisions: true) { totalCount nodes { city { country { code } } } }
+} }"""
+PAGE = 40
 
 
 def test_a_hub_shows_its_partners_grouped_by_country_and_pages_the_rest(
-        open_page: Any, explorer_with_a_hub: Explorer) -> None:
-    page, watch = open_page(explorer_with_a_hub)
-    page.goto(explorer_with_a_hub.place_url("Hubhaven", "NO"))
-    expect(heading(page)).to_have_text("Hubhaven")
+        watched: tuple[Any, Watch], explorer: Explorer) -> None:
+    page, watch = watched
+    hub = explorer.graphql(HUBS)["cities"]["nodes"][0]
+    first = explorer.graphql(HUB_PAGE, {"id": hub["id"]})["city"]["partners"]
+    total = first["totalCount"]
+    assert total > PAGE, "the most connected place should need more than one page"
+    countries = {n["city"]["country"]["code"] for n in first["nodes"]}
+    page.goto(f"/?place={httpx.QueryParams({'x': hub['id']})['x']}")
+    expect(heading(page)).to_contain_text(hub["name"])
     partners = page.get_by_role("region", name=re.compile("^Partners"))
-    expect(partners).to_contain_text(f"Showing 40 of {HUB_ROWS} partnerships")
+    expect(partners).to_contain_text(f"Showing {PAGE} of {total} partnerships")
     # grouped by country, the biggest group open, an index to jump to each
-    index = partners.locator(".country-index li")
-    expect(index).to_have_count(5)
+    expect(partners.locator(".country-index li")).to_have_count(len(countries))
     expect(partners.locator("details.country-group[open]")).to_have_count(1)
     # the network draws the partners and stays readable
-    network = page.get_by_role("img", name=re.compile("^Network of Hubhaven"))
-    expect(network).to_be_visible()
+    network = page.get_by_role("img", name=re.compile(f"^Network of {re.escape(hub['name'])}"))
+    expect(network).to_be_attached()
+    screenshot(page, "hub", full_page=False)
     # the next page, with the keyboard: focus goes to the first partner added
-    more = partners.get_by_role("button", name=re.compile("Show 5 more partners"))
+    more = partners.get_by_role("button", name=re.compile(
+        f"Show {min(PAGE, total - PAGE)} more partners"))
     more.focus()
     page.keyboard.press("Enter")
-    expect(partners).not_to_contain_text("Showing 40 of")
-    expect(partners.locator(".partner-card")).to_have_count(HUB_ROWS)
+    expect(partners.locator(".partner-card")).to_have_count(min(2 * PAGE, total))
     focused = page.evaluate("document.activeElement.closest('.partner-card')?.dataset.partner")
     assert focused
     assert len(watch.graphql_posts) == 2 and "after" in watch.graphql_posts[1]["variables"]
     assert axe_violations(page) == []
-    screenshot(page, "hub", full_page=False)
 
 
 SPRINGFIELDS = """{ search(text: "Springfield", first: 8) {
