@@ -98,8 +98,11 @@ class BodyDeadline:
             nonlocal body_done
             if body_done:  # after the body, the app may wait for a disconnect at leisure
                 return await receive()
+            # asyncio.timeout, not wait_for: wait_for runs the receive in a task of its
+            # own, a cost on every request's body.
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
             except TimeoutError:
                 raise _BodyTooSlow from None
             if message["type"] != "http.request" or not message.get("more_body", False):

@@ -206,7 +206,8 @@ class Observability:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex[:16]
+        # 16 random hex digits, as uuid4's first 16 were, without building a UUID.
+        request_id = _header(scope, b"x-request-id") or os.urandom(8).hex()
         status = 500
         response_started = False
 
@@ -261,7 +262,16 @@ class Observability:
                     line["errorCodes"] = codes
                 if error_ids:
                     line["errorIds"] = error_ids
-                request_log.info(orjson.dumps(line).decode())
+                _log_request(orjson.dumps(line).decode())
+
+
+def _log_request(line: str) -> None:
+    """The request's line on the request logger, made without looking up the caller's
+    file and line (logging's findCaller walks the stack on every call; the line says
+    where it comes from itself)."""
+    if request_log.isEnabledFor(logging.INFO):
+        request_log.handle(request_log.makeRecord(request_log.name, logging.INFO, __file__,
+                                                  0, line, None, None))
 
 
 def _header(scope: Mapping[str, Any], name: bytes) -> str | None:

@@ -10,6 +10,7 @@ from citylinks.db.engine import Database
 from citylinks.schema.context import Context
 from citylinks.schema.loaders import Loaders
 from citylinks.settings import Settings
+from graphql.execution.values import get_variable_values
 
 from tests.builders import load, star_world
 from tests.conftest import StatementCounter, running_app
@@ -194,6 +195,38 @@ async def test_one_plan_answers_each_set_of_variables_afresh(world_app: Any,
         answers.append(compiled.data)
     assert answers[0] == answers[3]
     assert len({str(a) for a in answers[:3]}) == 3
+
+
+STRING_VARIABLES = """query ($id: ID!, $cc: String) { city(id: $id) { name }
+  cities(first: 2, filter: {country: $cc}) { nodes { name } } }"""
+
+
+@pytest.mark.parametrize("variables", [
+    {"id": "Q2l0eTox", "cc": "ZA"}, {"id": "", "cc": ""}, {"id": "x", "cc": "ZA", "other": 1},
+    {"id": 7, "cc": "ZA"}, {"id": "x"}, {"id": "x", "cc": None}, {"cc": "ZA"},
+    {"id": None, "cc": "ZA"}, {"id": "x", "cc": 5}, {"id": ["x"], "cc": "ZA"}, {}])
+async def test_variables_are_coerced_exactly_as_graphql_core_coerces_them(
+        world_app: Any, variables: dict[str, Any]) -> None:
+    app, _ = world_app
+    compiled = app.state.graphql.compiled
+    plan = compiled.compile(STRING_VARIABLES, None)
+    assert plan is not None
+    # when a request's variables are coerced for the plan
+    ours = compiled.coerce_variables(plan, variables)
+    theirs = get_variable_values(compiled.graphql_schema, plan.operation.variable_definitions,
+                                 variables)
+    # then the values (or the errors) are graphql-core's own
+    if isinstance(theirs, list):
+        assert isinstance(ours, list)
+        assert [e.formatted for e in ours] == [e.formatted for e in theirs]
+    else:
+        assert not isinstance(ours, list)
+        assert ours.coerced == theirs.coerced
+        # (graphql-core makes a new type wrapper per signature: compared by what it says)
+        def said(sources: Any) -> Any:
+            return {name: (s.signature.name, str(s.signature.type), s.signature.default,
+                           s.value) for name, s in sources.items()}
+        assert said(ours.sources) == said(theirs.sources)
 
 
 PARTNERSHIPS = """query ($f: PartnershipFilter, $first: Int) { partnerships(first: $first,

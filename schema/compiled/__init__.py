@@ -37,9 +37,11 @@ from graphql import (
     ArgumentNode,
     ExecutionResult,
     GraphQLError,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLScalarType,
+    GraphQLString,
     ListValueNode,
     Node,
     ObjectFieldNode,
@@ -48,7 +50,12 @@ from graphql import (
     get_argument_values,
     specified_scalar_types,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.get_variable_signature import get_variable_signature
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_variable_values,
+)
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import OperationalError
 from strawberry.types.arguments import convert_arguments
@@ -61,7 +68,11 @@ log = logging.getLogger("citylinks.compiled")
 DEFINITION_BACKREF = "strawberry-definition"
 
 
-CONVERTED_PER_FIELD = 256
+# Converted arguments kept per field, by their values and by their variables' values:
+# two entries per distinct value. Past the bound all are dropped, so it has to hold
+# the values in use: at 256, Q2 of the benchmark (a country code from 200) dropped
+# them every 128 new codes and converted its filter in most requests.
+CONVERTED_PER_FIELD = 4096
 # A bound parameter of sqljson.Sql.bind (":p0"), not a PostgreSQL cast ("::text").
 _NAMED_PARAMETER = re.compile(r"(?<!:):p(\d+)\b")
 
@@ -273,8 +284,7 @@ class CompiledExecutor:
         """The answer to an admitted request, or None when the reference executor should
         answer instead (a variable it refuses, an error of any kind). `keep`: the response
         cache's ticket of a miss (the front door's answer_from_cache), to keep the answer."""
-        coerced = get_variable_values(self.graphql_schema,
-                                      plan.operation.variable_definitions or (), variables or {})
+        coerced = self.coerce_variables(plan, variables or {})
         if isinstance(coerced, list):
             return None
         try:
@@ -286,6 +296,43 @@ class CompiledExecutor:
         except Exception:  # the reference executor reports (and masks) it
             log.debug("compiled path fell back", exc_info=True)
             return None
+
+    def coerce_variables(self, plan: OperationPlan,
+                         variables: dict[str, Any]) -> VariableValues | list[GraphQLError]:
+        """graphql-core's coercion of the request's variables (get_variable_values), with
+        its result made directly where that is exact: every variable a String or ID
+        without a default, given as a string, which both scalars take unchanged. Any
+        other value, or a variable left out, goes through graphql-core (its errors)."""
+        signatures = plan.string_variables
+        if signatures is None:
+            signatures = plan.string_variables = self._string_variables(plan)
+        if signatures is not False:
+            sources: dict[str, VariableValueSource] = {}
+            coerced: dict[str, Any] = {}
+            for signature in signatures:
+                value = variables.get(signature.name)
+                if type(value) is not str:
+                    break
+                sources[signature.name] = VariableValueSource(signature, value)
+                coerced[signature.name] = value
+            else:
+                return VariableValues(sources, coerced)
+        return get_variable_values(self.graphql_schema,
+                                   plan.operation.variable_definitions or (), variables)
+
+    def _string_variables(self, plan: OperationPlan) -> tuple[Any, ...] | Literal[False]:
+        signatures = []
+        for definition in plan.operation.variable_definitions or ():
+            signature = get_variable_signature(self.graphql_schema, definition)
+            if isinstance(signature, GraphQLError) or definition.default_value is not None:
+                return False
+            named = signature.type
+            if isinstance(named, GraphQLNonNull):
+                named = named.of_type
+            if named is not GraphQLString and named is not GraphQLID:
+                return False
+            signatures.append(signature)
+        return tuple(signatures)
 
     async def _run(self, plan: OperationPlan, coerced: Any, db: Database,
                    cache: ResponseCache | None = None) -> tuple[Any, int | None]:

@@ -79,6 +79,10 @@ class OperationPlan:
     # This plan in the response cache's keys (responsecache.py): unique, and kept alive
     # by the keys that hold it, so never taken for another plan's.
     cache_token: object = field(default_factory=object)
+    # The operation's variables as graphql-core reads their definitions (signatures),
+    # when every one is a String or ID without a default: then a string given for each
+    # is its own coerced value (CompiledExecutor.coerce_variables). False: some are not.
+    string_variables: Any = None
 
     def fields(self) -> list[FieldPlan]:
         """Every field of the plan, depth first."""

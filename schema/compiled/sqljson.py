@@ -100,7 +100,12 @@ class Sql:
         if self.pg:
             ordering = f" ORDER BY {order}" if order else ""
             return f"(SELECT coalesce(json_agg(x.o{ordering}), '[]'::json) FROM ({inner}) x)"
-        return f"json((SELECT json_group_array(json(x.o)) FROM ({inner}) x))"
+        # The objects' texts joined, not json_group_array(json(x.o)): that parsed each
+        # object once more only to print it again, and the enclosing json() parses the
+        # array anyway, so every level of nesting parsed its content twice. (Every `o`
+        # here is a json_object, never NULL, which group_concat would skip.)
+        return (f"json((SELECT '[' || coalesce(group_concat(x.o, ','), '') || ']' "
+                f"FROM ({inner}) x))")
 
     def scalar_array(self, inner: str, order: str) -> str:
         if self.pg:
