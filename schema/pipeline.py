@@ -162,14 +162,19 @@ class DocumentGate:
         future = asyncio.get_running_loop().run_in_executor(
             self._thread, self._decide, query, operation_name)
         self._deciding[key] = future
-        try:
-            verdict = await asyncio.shield(future)
-        finally:
-            self._deciding.pop(key, None)
-            self._waiting[client] -= 1
-            if not self._waiting[client]:
-                del self._waiting[client]
-        return self._keep(query, operation_name, verdict)
+        # The place is held until the thread is done, not until the request goes: a
+        # client that sends and hangs up must not free its place while the work queues.
+        future.add_done_callback(lambda done: self._decided(key, client, done))
+        return await asyncio.shield(future)
+
+    def _decided(self, key: tuple[str, str | None], client: str | None,
+                 done: asyncio.Future[Verdict]) -> None:
+        self._deciding.pop(key, None)
+        self._waiting[client] -= 1
+        if not self._waiting[client]:
+            del self._waiting[client]
+        if not done.cancelled() and done.exception() is None:
+            self._keep(key[0], key[1], done.result())
 
     def known(self, query: str, operation_name: str | None) -> Verdict | None:
         limit = self.limits.max_document_bytes

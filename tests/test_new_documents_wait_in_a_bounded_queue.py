@@ -116,3 +116,27 @@ async def test_one_new_document_sent_many_times_at_once_is_decided_once(
         answers = await asyncio.gather(*(_post(client, document) for _ in range(FLOOD)))
     assert {_code(r) for r in answers} == {"QUERY_TOO_COMPLEX"}
     assert parsed == [document]
+
+
+async def test_a_client_that_hangs_up_keeps_its_place_until_its_document_is_decided(
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "MAX_WAITING_PER_CLIENT", 2)
+    gate: pipeline.DocumentGate = app.state.graphql.schema.gate
+    # given: two slow new documents, their requests gone (a socket closed) at once
+    gone = [asyncio.create_task(gate.decide(_fresh(REPEATED), None, "addr:192.0.2.1"))
+            for _ in range(2)]
+    await asyncio.sleep(0)
+    for task in gone:
+        task.cancel()
+    # then: their work still holds the client's places
+    with pytest.raises(pipeline.GateBusy):
+        await gate.decide(_fresh(REPEATED), None, "addr:192.0.2.1")
+    # and once it is done, the places are free again
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        try:
+            verdict = await gate.decide(_fresh(SECTORS), None, "addr:192.0.2.1")
+            break
+        except pipeline.GateBusy:
+            continue
+    assert verdict.errors is None

@@ -3,10 +3,10 @@
 malformed bodies, socket floods), one well-behaved client runs the benchmark's Q1. Its p99
 stays within 2x of its p99 alone, and the server's memory stays bounded.
 
-A real server on loopback, bounded in count and time (about 20 s). Each attacker sends one
-request after another, paced (ATTACK_INTERVAL_S), each with a fresh random comment where
-that defeats the cached verdicts; the figures it prints go to the README ("Running it in
-public")."""
+A real server on loopback, bounded in count and time (30-75 s on a shared 2-core machine).
+Each attacker sends one request after another, paced (ATTACK_INTERVAL_S), each with a fresh
+random comment where that defeats the cached verdicts; the figures it prints go to the
+README ("Running it in public")."""
 
 from __future__ import annotations
 
