@@ -305,7 +305,8 @@ function networkSection(city, entries, onOpen) {
     h('p', { class: 'panel-intro' }, second
       ? `${city.name}'s partners and the other places they are partnered with.`
       : `None of ${city.name}'s partners has another recorded partner yet.`),
-    figure, showAll,
+    // Element.append writes a null out as the text "null".
+    figure, ...(showAll ? [showAll] : []),
     h('ul', { class: 'legend', 'aria-label': 'Legend' },
       h('li', {}, h('span', { class: 'swatch swatch-home', 'aria-hidden': 'true' }), city.name),
       entries.some((e) => e.inside) ? h('li', {}, h('span', { class: 'swatch swatch-inside', 'aria-hidden': 'true' }), `places inside ${city.name}`) : null,

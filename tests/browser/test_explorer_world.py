@@ -83,6 +83,8 @@ def test_home_draws_the_world_as_flows_with_its_counts_rankings_and_undated_said
     flows = int(page.locator("g.flows").get_attribute("data-flows") or 0)
     assert flows > 0
     assert page.locator("g.flows path.flow").count() == flows
+    expect(page.locator(".map-status")).to_contain_text("World view")
+    screenshot(page, "world", full_page=False)
     page.get_by_text("The map as a list: flows between countries").click()
     assert page.locator("details[open] ol li").count() == flows
     strongest = explorer.graphql(STRONGEST)["partnershipStats"]["countryPairs"][0]
@@ -98,7 +100,6 @@ def test_home_draws_the_world_as_flows_with_its_counts_rankings_and_undated_said
     page.wait_for_load_state("networkidle")
     assert len(watch.graphql_posts) == 1
     assert "arcs" not in watch.graphql_posts[0]["query"]
-    screenshot(page, "world", full_page=False)
 
 
 def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partnership(
@@ -125,6 +126,7 @@ def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partners
         page.get_by_text("The partnerships drawn, as a list").click()
         expect(page.locator(".arc-list li").first).to_have_text(
             "\N{EN DASH}".join(drawn[0]["names"]).replace("\N{EN DASH}", " \N{EN DASH} "))
+        page.get_by_text("The partnerships drawn, as a list").click()  # folded again
         controls.focus()
     # "0" goes back to the whole world and its flows
     page.keyboard.press("0")
@@ -133,14 +135,17 @@ def test_the_map_zooms_with_the_keyboard_and_the_mouse_into_one_arc_per_partners
     # mouse: the wheel zooms in where the pointer is, here on Europe (about 10 E, 50 N on the
     # Natural Earth projection of the whole world), until one arc per partnership shows
     box = controls.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.525, box["y"] + box["height"] * 0.25)
+    page.mouse.move(box["x"] + box["width"] * 0.53, box["y"] + box["height"] * 0.2)
     for _ in range(3):
         page.mouse.wheel(0, -300)
         page.wait_for_timeout(100)
     expect(controls).not_to_have_attribute("data-zoom", "1.00")
+    # the keyboard brings Europe from the top of the map to its middle
+    controls.focus()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
     expect(page.locator(".map-status")).to_contain_text("One arc per partnership in this area")
-    page.locator(".world-map").scroll_into_view_if_needed()
-    screenshot(page, "world-zoomed", full_page=False)
+    screenshot(page, "world-zoomed", locator=page.locator(".world-map"))
 
 
 def test_the_map_zooms_with_a_pinch_on_a_touch_screen(chromium: Any, explorer: Explorer) -> None:
@@ -323,6 +328,8 @@ def test_graphiql_opens_on_the_example_tabs_with_lang_and_the_explorer(page: Any
     expect(tabs.locator(".graphiql-tab-button")).to_have_text([n[1] for n in names if n])
     expect(page.locator(".graphiql-query-editor")).to_contain_text("partners")
     expect(page.locator(".graphiql-explorer-root")).to_be_visible()
+    page.locator(".graphiql-execute-button").click()
+    expect(page.locator(".graphiql-response")).to_contain_text("Kitakyushu", timeout=30_000)
     screenshot(page, "graphiql-explorer", full_page=False)
 
 
