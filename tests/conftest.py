@@ -187,6 +187,9 @@ async def database(db_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
+WEBHOOK_POLL = "SELECT webhook_deliveries.id \nFROM webhook_deliveries"
+
+
 class StatementCounter:
     """Counts SQL statements sent to the database, as Saleor's query-count snapshots do."""
 
@@ -197,8 +200,14 @@ class StatementCounter:
             event.listen(engine, "before_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SELECT 1")):
-            self.statements.append(statement)
+        if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SELECT 1")):
+            return
+        # The webhook delivery loop's look for due deliveries, once a second in the
+        # background: a request that takes longer than that on a loaded machine would
+        # count it as its own.
+        if statement.startswith(WEBHOOK_POLL) and "next_attempt_at <=" in statement:
+            return
+        self.statements.append(statement)
 
     def reset(self) -> None:
         self.statements.clear()
