@@ -443,8 +443,16 @@ def test_measure_requests_drawing_under_cpu_throttling_and_long_tasks(
     controls = map_controls(page)
     box = controls.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    for step in range(6):
-        page.mouse.wheel(0, -240 if step < 3 else 240)
+    # in far enough for the area's arcs (x3 and more), which are fetched and drawn...
+    for _ in range(4):
+        page.mouse.wheel(0, -240)
+        page.wait_for_timeout(120)
+    page.wait_for_function(
+        "document.querySelector('.map-status').textContent.includes('in this area')",
+        polling=200, timeout=30_000)
+    # ...then out to the flows again, and a drag
+    for _ in range(4):
+        page.mouse.wheel(0, 240)
         page.wait_for_timeout(120)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3, steps=10)
