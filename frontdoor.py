@@ -323,8 +323,8 @@ class FrontDoor:
             await self.view(scope, receive, send)
             return
         request = Request(scope, receive)
-        params = request.query_params
-        if (request.method == "GET" and "query" not in params and "extensions" not in params
+        if (scope["method"] == "GET" and "query" not in (params := request.query_params)
+                and "extensions" not in params
                 and "text/html" in request.headers.get("accept", "")):
             # A browser's visit: GraphiQL, or nothing where it is turned off.
             if self.settings.graphiql:
