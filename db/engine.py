@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from citylinks.db.inline_reads import InlineReader
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -42,26 +43,31 @@ def _b64(value: str | None) -> str | None:
     return None if value is None else base64.b64encode(value.encode()).decode()
 
 
+def configure_sqlite_connection(dbapi_connection: Any) -> None:
+    """The pragmas and functions every citylinks connection to SQLite has."""
+    # Take transaction control from the driver so BEGIN is ours to emit.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    try:
+        cursor.execute("SELECT sin(1.0)")
+    except Exception:  # an SQLite built without its math functions
+        for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
+                         ("sqrt", math.sqrt), ("radians", math.radians)):
+            dbapi_connection.create_function(name, 1, fn, deterministic=True)
+    dbapi_connection.create_function("citylinks_b64", 1, _b64, deterministic=True)
+    cursor.close()
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so BEGIN is ours to emit.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        try:
-            cursor.execute("SELECT sin(1.0)")
-        except Exception:  # an SQLite built without its math functions
-            for name, fn in (("sin", math.sin), ("cos", math.cos), ("asin", math.asin),
-                             ("sqrt", math.sqrt), ("radians", math.radians)):
-                dbapi_connection.create_function(name, 1, fn, deterministic=True)
-        dbapi_connection.create_function("citylinks_b64", 1, _b64, deterministic=True)
-        cursor.close()
+        configure_sqlite_connection(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -82,6 +88,8 @@ class Database:
     # few), and BEGIN, ROLLBACK and isolation resets around it were three more
     # round trips per request — on aiosqlite each one a hop to its thread.
     reader: AsyncEngine
+    # SQLite files: short reads on the event loop's own connection (db/inline_reads.py).
+    inline: InlineReader | None = None
 
     @property
     def dialect(self) -> str:
@@ -106,6 +114,8 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        if self.inline is not None:
+            self.inline.close()
         await self.engine.dispose()
         await self.reader.dispose()
 
@@ -142,4 +152,8 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
     else:
         reader = reader.execution_options(isolation_level="AUTOCOMMIT")
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    return Database(url=url, engine=engine, sessions=sessions, reader=reader)
+    inline = None
+    if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.query:
+        inline = InlineReader(parsed.database, configure_sqlite_connection)
+    return Database(url=url, engine=engine, sessions=sessions, reader=reader, inline=inline)

@@ -22,6 +22,7 @@ import orjson
 import strawberry
 from citylinks.db.engine import Database
 from citylinks.db.errors import StoreError
+from citylinks.db.inline_reads import NotInline
 from citylinks.responsecache import VERSION_SQL, ResponseCache, Ticket
 from citylinks.schema.compiled import sqljson
 from citylinks.schema.compiled.planner import (
@@ -78,13 +79,21 @@ _NAMED_PARAMETER = re.compile(r"(?<!:):p(\d+)\b")
 
 
 TEMPLATES_PER_PLAN = 64
+# The share of a statement's runs past the inline budget that sends it to the reader
+# threads (_Statement.over_budget): six such runs in a row reach it.
+INLINE_OVER_BUDGET_LIMIT = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Statement:
     template: sqljson.Template
     clause: TextClause  # for SQLAlchemy
     numbered: str  # the same text with asyncpg's $1, $2, ... parameters
+    # SQLite: how often the statement ran past the budget of the event loop's connection
+    # (inline_reads), a moving average over about its last hundred runs there. From one
+    # in twenty on, it runs on the reader threads for good; a run held up now and then
+    # (the process preempted, the first run preparing it) does not send it there.
+    over_budget: float = 0.0
 
 
 def _frozen(value: Any) -> Any:
@@ -418,6 +427,14 @@ class CompiledExecutor:
         if engine.dispatch.before_cursor_execute or engine.echo:
             async with db.read() as conn:
                 return (await conn.execute(prepared.clause, params)).one()
+        if db.inline is not None and prepared.over_budget < INLINE_OVER_BUDGET_LIMIT:
+            try:
+                row = db.inline.fetch(prepared.template.text, params)
+                prepared.over_budget *= 0.99
+                return row
+            except NotInline as refused:
+                if refused.over_budget:
+                    prepared.over_budget = prepared.over_budget * 0.99 + 0.01
         pooled = await db.reader.raw_connection()
         try:
             driver: Any = pooled.driver_connection
