@@ -2,8 +2,7 @@
 
 Every database test runs twice, on SQLite and on PostgreSQL (`db_url` is
 parametrised). Each test gets its own fresh copy of a store that was migrated
-and loaded with the bundled data once per session: a file copy on SQLite, a
-`CREATE DATABASE ... TEMPLATE` on PostgreSQL.
+and loaded with the bundled data once per session (tests/stores.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +31,8 @@ from citylinks.settings import Settings
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event
 
-PG_ADMIN = os.environ.get("CITYLINKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.stores import POSTGRES_COPIES, fresh_store, pg_database_url, pg_execute
+
 REPO = Path(__file__).resolve().parent.parent
 TWINNINGS = REPO.parent / "shared" / "data" / "twinnings"
 
@@ -50,6 +49,11 @@ MISSING_SERVICE = re.compile(
     r"PostgreSQL|Redis|chromium|Node\.js|node and npm|npm registry|is not answering", re.I)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The PostgreSQL copies still being made or dropped are done before the run ends."""
+    POSTGRES_COPIES.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
@@ -64,29 +68,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                            "(.ci/run installs and starts them).")
 
 
-def _pg_admin_dsn() -> str:
-    return PG_ADMIN.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _pg_execute(*statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_pg_admin_dsn())
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _pg_url(name: str) -> str:
-    base = _pg_admin_dsn().rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
-
-
 def _pg_available() -> bool:
     try:
-        asyncio.run(_pg_execute("SELECT 1"))
+        asyncio.run(pg_execute("SELECT 1"))
         return True
     except Exception:
         return False
@@ -111,15 +95,15 @@ def _build_templates(tmp_path_factory: pytest.TempPathFactory, pg_available: boo
     out["sqlite"] = str(sqlite_file)
     if pg_available:
         name = f"citylinks_tpl_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-        asyncio.run(build(_pg_url(name)))
+        asyncio.run(pg_execute(f'CREATE DATABASE "{name}"'))
+        asyncio.run(build(pg_database_url(name)))
         out["postgresql"] = name
     return out
 
 
 def _drop_templates(out: dict[str, str]) -> None:
     if "postgresql" in out:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{out["postgresql"]}" WITH (FORCE)'))
+        POSTGRES_COPIES.retire(out["postgresql"])
 
 
 @pytest.fixture(scope="session")
@@ -138,20 +122,6 @@ def stories_templates(tmp_path_factory: pytest.TempPathFactory,
     out = _build_templates(tmp_path_factory, pg_available, stories_document())
     yield out  # type: ignore[misc]
     _drop_templates(out)
-
-
-def fresh_store(backend: str, templates: dict[str, str], tmp_path: Path) -> tuple[str, Any]:
-    """(url, cleanup) of a new store copied from the template."""
-    if backend == "sqlite":
-        target = tmp_path / f"store-{uuid.uuid4().hex[:6]}.db"
-        shutil.copy(templates["sqlite"], target)
-        return f"sqlite+aiosqlite:///{target}", lambda: None
-    if "postgresql" not in templates:
-        pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432 (start it: see README)")
-    name = f"citylinks_t_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"'))
-    return _pg_url(name), lambda: asyncio.run(
-        _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

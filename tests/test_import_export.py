@@ -21,7 +21,8 @@ from citylinks.settings import Settings
 from citylinks.transfer.formats import CSV_COLUMNS
 from sqlalchemy import func, select
 
-from tests.conftest import TWINNINGS, _pg_execute, _pg_url, gql, running_app
+from tests.conftest import TWINNINGS, gql, running_app
+from tests.stores import pg_database_url, pg_execute
 
 STATS = """
 {
@@ -125,9 +126,9 @@ def empty_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
     name = f"citylinks_empty_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    yield _pg_url(name)
-    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_execute(f'CREATE DATABASE "{name}"'))
+    yield pg_database_url(name)
+    asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

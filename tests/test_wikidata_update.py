@@ -30,7 +30,8 @@ from citylinks.db.models import StoreState
 from citylinks.transfer.wikidata_fetch import twinning_query
 from sqlalchemy import select
 
-from tests.conftest import _pg_execute, _pg_url, free_port, fresh_store
+from tests.conftest import free_port
+from tests.stores import POSTGRES_COPIES, fresh_store, pg_database_url, pg_execute
 from tests.test_import_export import cli, query, row_counts
 
 REPLAY = Path(__file__).parent / "data" / "wikidata-replay"
@@ -139,11 +140,11 @@ def curated_templates(tmp_path_factory: pytest.TempPathFactory,
     assert cli("import", str(CURATED), "--db", f"sqlite+aiosqlite:///{out['sqlite']}") == 0
     if pg_available:
         out["postgresql"] = f"citylinks_wd_tpl_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{out["postgresql"]}"'))
-        assert cli("import", str(CURATED), "--db", _pg_url(out["postgresql"])) == 0
+        asyncio.run(pg_execute(f'CREATE DATABASE "{out["postgresql"]}"'))
+        assert cli("import", str(CURATED), "--db", pg_database_url(out["postgresql"])) == 0
     yield out
     if "postgresql" in out:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{out["postgresql"]}" WITH (FORCE)'))
+        POSTGRES_COPIES.retire(out["postgresql"])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
