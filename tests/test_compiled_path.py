@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
 import pytest
-from citylinks.db.engine import Database
+from citylinks.db.engine import Database, create_database
 from citylinks.schema.context import Context
 from citylinks.schema.loaders import Loaders
 from citylinks.settings import Settings
@@ -14,6 +16,7 @@ from graphql.execution.values import get_variable_values
 
 from tests.builders import load, star_world
 from tests.conftest import StatementCounter, running_app
+from tests.stores import fresh_store
 
 Q1 = """query ($id: ID!) { city(id: $id) { name partners(first: 50) { nodes {
   city { name country { code } } kind since sectors { name } } } } }"""
@@ -74,11 +77,41 @@ async def _compiled(app: Any, query: str, variables: dict[str, Any]) -> Any:
     return result
 
 
+def _star_world() -> dict[str, Any]:
+    return star_world(cities=30, partners_each=6)
+
+
 @pytest.fixture
 async def world_app(db_url: str) -> Any:
     async with running_app(Settings(db_url=db_url)) as (app, client):
-        await load(app.state.db, star_world(cities=30, partners_each=6))
+        await load(app.state.db, _star_world())
         yield app, client
+
+
+async def _load_into(url: str, document: dict[str, Any]) -> None:
+    database = create_database(url)
+    try:
+        await load(database, document)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def read_only_store(request: pytest.FixtureRequest, templates: dict[str, str],
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same store as `world_app`'s, made once per backend for the tests that only read
+    it in-process (no request, so no rate-limit counter is written either)."""
+    url, cleanup = fresh_store(request.param, templates, tmp_path_factory.mktemp("star"))
+    asyncio.run(_load_into(url, _star_world()))
+    yield url
+    cleanup()
+
+
+@pytest.fixture
+async def read_only_app(read_only_store: str) -> AsyncIterator[Any]:
+    """An app of its own, with cold caches, on the shared read-only store."""
+    async with running_app(Settings(db_url=read_only_store)) as (app, _):
+        yield app
 
 
 async def _first_home_city_id(app: Any) -> str:
@@ -88,9 +121,9 @@ async def _first_home_city_id(app: Any) -> str:
 
 @pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
 @pytest.mark.parametrize("case", range(len(CORPUS)))
-async def test_compiled_answer_equals_the_reference_answer(world_app: Any, case: int,
+async def test_compiled_answer_equals_the_reference_answer(read_only_app: Any, case: int,
                                                            sql_tier: bool) -> None:
-    app, _ = world_app
+    app = read_only_app
     app.state.graphql.compiled.sql_tier = sql_tier
     query, variables = CORPUS[case]
     # given the same document and variables
@@ -270,9 +303,9 @@ async def test_a_plans_statement_is_built_once_per_shape_and_rebound_per_request
     '{ cities(after: "not-a-cursor") { nodes { name } } }',
     "mutation { __typename }",
 ])
-async def test_documents_outside_the_compiled_subset_fall_back(world_app: Any,
+async def test_documents_outside_the_compiled_subset_fall_back(read_only_app: Any,
                                                                 query: str) -> None:
-    app, _ = world_app
+    app = read_only_app
     assert await _compiled(app, query, {}) is None
 
 
