@@ -53,10 +53,18 @@ def _code(response: httpx.Response) -> str:
 
 
 async def test_a_clients_new_documents_past_its_places_are_refused_rate_limited(
-        app: Any) -> None:
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     async with _client(app, "192.0.2.1") as flooder, _client(app, "192.0.2.2") as other:
         # given: a document the gate has decided before
         assert _code(await _post(flooder, SECTORS)) == "data"
+        decided: list[str] = []
+        original = pipeline.DocumentGate._decide
+
+        def counted(gate: Any, query: str, operation_name: str | None) -> Any:
+            decided.append(query)
+            return original(gate, query, operation_name)
+
+        monkeypatch.setattr(pipeline.DocumentGate, "_decide", counted)
         finished: list[str] = []
         # when: one client sends three times its places of slow new documents at once,
         # while it asks the known document and another client a new one
@@ -72,11 +80,13 @@ async def test_a_clients_new_documents_past_its_places_are_refused_rate_limited(
     assert {r.headers["retry-after"] for r in busy} == {"1"}
     assert {r.json()["errors"][0]["extensions"]["retryAfter"] for r in busy} == {1}
     assert {_code(r) for r in flood if r.status_code != 429} == {"QUERY_TOO_COMPLEX"}
-    # the known document is answered without waiting for the queue to drain; the other
-    # client's new document found a place
+    # the known document is answered without a place in the queue (so without waiting for
+    # it to drain); the other client's new document found a place
     assert _code(known) == "data"
-    assert finished.index("known") < len(finished) - pipeline.MAX_WAITING_PER_CLIENT
+    assert SECTORS not in decided
+    assert finished.index("known") < len(finished) - 1
     assert _code(new_elsewhere) == "data"
+    assert len(decided) == pipeline.MAX_WAITING_PER_CLIENT + 1
 
 
 async def test_the_queue_has_places_for_all_clients_together(
