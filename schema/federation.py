@@ -19,6 +19,7 @@ of it from `_service { sdl }`, and `_entities` and `_service` still answer.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +33,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLField,
     GraphQLNonNull,
+    GraphQLSchema,
     GraphQLString,
     build_schema,
     parse,
@@ -141,14 +143,20 @@ def public_sdl(schema: strawberry.Schema) -> str:
     cached: str | None = getattr(schema, "_citylinks_public_sdl", None)
     if cached is not None:
         return cached
-    text = print_schema(schema)
+    text = _without_federation(print_schema(schema))
+    schema._citylinks_public_sdl = text  # type: ignore[attr-defined]
+    return text
+
+
+# Every schema the process builds prints the same subgraph SDL (the types are the code's):
+# parsing it again for each app (the tests start hundreds) was most of building a schema.
+@functools.lru_cache(maxsize=4)
+def _without_federation(text: str) -> str:
     cuts = sorted(_federation_spans(parse(text), text), reverse=True)
     for start, end in cuts:
         text = text[:start] + text[end:]
     # A type whose first fields were cut keeps the blank line that followed them.
-    text = text.replace("{\n\n", "{\n").strip("\n")
-    schema._citylinks_public_sdl = text  # type: ignore[attr-defined]
-    return text
+    return text.replace("{\n\n", "{\n").strip("\n")
 
 
 def _federation_spans(document: DocumentNode, text: str) -> Iterable[tuple[int, int]]:
@@ -182,12 +190,18 @@ def _federation_spans(document: DocumentNode, text: str) -> Iterable[tuple[int, 
 # ---------------------------------------------------------------- public introspection
 
 
+@functools.lru_cache(maxsize=4)
+def _describing_schema(public_text: str) -> GraphQLSchema:
+    # Read-only once built (it only describes), so one per SDL text serves every app.
+    return build_schema(public_text)
+
+
 def introspect_public_schema(schema: strawberry.Schema) -> None:
     """Answer `__schema` and `__type` from the public schema (the contract's SDL built
     into a schema of its own, used only to describe): every other field, `_entities`
     and `_service` included, still runs on the full subgraph schema."""
     served = schema._schema
-    public = build_schema(public_sdl(schema))
+    public = _describing_schema(public_sdl(schema))
     schema_field = GraphQLField(
         GraphQLNonNull(introspection_types["__Schema"]),  # type: ignore[arg-type]
         description="Access the current type schema of this server.",
