@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import psutil
 import pytest
 from citylinks.db.bootstrap import prepare, stories_document
 from citylinks.db.engine import Database, create_database
+from citylinks.schema import pipeline
 from citylinks.server import create_app
 from citylinks.settings import Settings
 from hypothesis import settings as hypothesis_settings
@@ -304,3 +306,39 @@ def live_server(db_url: str) -> Iterator[LiveServer]:
     server = LiveServer(db_url).start()
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------- the document gate
+
+
+def uncached(document: str) -> str:
+    """The document behind a random comment: no kept verdict or plan can answer it."""
+    return f"# {secrets.token_hex(8)}\n{document}"
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the documents graphql-core validates."""
+    calls: list[int] = []
+    original = pipeline.validate_document
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(pipeline, "validate_document", counted)
+    return calls
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents graphql-core parses."""
+    texts: list[str] = []
+    original = pipeline.parse
+
+    def counted(text: str, **options: Any) -> Any:
+        texts.append(text)
+        return original(text, **options)
+
+    monkeypatch.setattr(pipeline, "parse", counted)
+    return texts

@@ -6,16 +6,13 @@ second on it. A rate-limited client's document is not even parsed."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-from citylinks.schema import pipeline
 from citylinks.settings import Settings
 
-from tests.conftest import running_app
+from tests.conftest import running_app, uncached
 
 # 3,700 fields: over the cost limit (Q: 1 + 3,700 x ...), and far over validation budget.
 WIDE = "{ " + " ".join(["stats { cities }"] * 1850) + " }"
@@ -32,44 +29,11 @@ async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest.fixture
-def validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the documents graphql-core validates."""
-    calls: list[int] = []
-    original = pipeline.validate_document
-
-    def counted(*args: Any) -> Any:
-        calls.append(1)
-        return original(*args)
-
-    monkeypatch.setattr(pipeline, "validate_document", counted)
-    return calls
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The documents graphql-core parses."""
-    texts: list[str] = []
-    original = pipeline.parse
-
-    def counted(text: str, **options: Any) -> Any:
-        texts.append(text)
-        return original(text, **options)
-
-    monkeypatch.setattr(pipeline, "parse", counted)
-    return texts
-
-
-def _fresh(document: str) -> str:
-    """A random comment: no cached verdict can answer it."""
-    return f"# {secrets.token_hex(8)}\n{document}"
-
-
 @pytest.mark.parametrize("document", [REPEATED_300, REPEATED_490],
                          ids=["300 times", "490 times"])
 async def test_a_field_repeated_hundreds_of_times_is_refused_before_validation(
         client: httpx.AsyncClient, validations: list[int], document: str) -> None:
-    response = await client.post("/graphql", json={"query": _fresh(document)})
+    response = await client.post("/graphql", json={"query": uncached(document)})
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert error["extensions"]["limit"] == "validation"
@@ -82,7 +46,7 @@ async def test_a_document_over_the_cost_limit_is_never_validated(
         client: httpx.AsyncClient, validations: list[int]) -> None:
     over = ("{ cities(first: 100) { nodes { partners(first: 100) { nodes { city { "
             "partners(first: 100) { nodes { kind } } } } } } } }")
-    response = await client.post("/graphql", json={"query": _fresh(over)})
+    response = await client.post("/graphql", json={"query": uncached(over)})
     [error] = response.json()["errors"]
     assert error["extensions"]["limit"] == "cost"
     assert validations == []
@@ -95,7 +59,7 @@ async def test_a_rate_limited_client_gets_429_before_its_document_is_parsed(
     async with running_app(settings) as (_, client):
         first = await client.post("/graphql", json={"query": SECTORS})
         parsed.clear()
-        refused = await client.post("/graphql", json={"query": _fresh(WIDE)})
+        refused = await client.post("/graphql", json={"query": uncached(WIDE)})
     assert first.status_code == 200
     assert refused.status_code == 429
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
@@ -104,7 +68,7 @@ async def test_a_rate_limited_client_gets_429_before_its_document_is_parsed(
 
 async def test_a_repeated_refused_document_is_decided_once(
         client: httpx.AsyncClient, parsed: list[str]) -> None:
-    document = _fresh(REPEATED_300)
+    document = uncached(REPEATED_300)
     codes = [(await client.post("/graphql", json={"query": document})).json()["errors"][0]
              ["extensions"]["code"] for _ in range(3)]
     assert codes == ["QUERY_TOO_COMPLEX"] * 3
@@ -113,7 +77,7 @@ async def test_a_repeated_refused_document_is_decided_once(
 
 async def test_a_repeated_accepted_document_is_parsed_and_validated_once(
         client: httpx.AsyncClient, validations: list[int], parsed: list[str]) -> None:
-    document = _fresh(SECTORS)
+    document = uncached(SECTORS)
     answers = [(await client.post("/graphql", json={"query": document})).json()
                for _ in range(3)]
     get = (await client.get("/graphql", params={"query": document})).json()

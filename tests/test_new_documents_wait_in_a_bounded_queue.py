@@ -6,7 +6,6 @@ one new document sent many times at once is decided once."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,14 +15,12 @@ from citylinks.schema import pipeline
 from citylinks.server import create_app
 from citylinks.settings import Settings
 
+from tests.conftest import uncached
+
 # Parsed in about 15 ms, then refused for its validation work: a slow new document.
 REPEATED = "{ " + " ".join(["stats { cities }"] * 390) + " }"
 SECTORS = "{ sectors { slug } }"
 FLOOD = 3 * pipeline.MAX_WAITING_PER_CLIENT
-
-
-def _fresh(document: str) -> str:
-    return f"# {secrets.token_hex(8)}\n{document}"
 
 
 @pytest.fixture
@@ -69,9 +66,9 @@ async def test_a_clients_new_documents_past_its_places_are_refused_rate_limited(
         # when: one client sends three times its places of slow new documents at once,
         # while it asks the known document and another client a new one
         answers = await asyncio.gather(
-            *(_post(flooder, _fresh(REPEATED), finished, "flood") for _ in range(FLOOD)),
+            *(_post(flooder, uncached(REPEATED), finished, "flood") for _ in range(FLOOD)),
             _post(flooder, SECTORS, finished, "known"),
-            _post(other, _fresh(SECTORS), finished, "other"))
+            _post(other, uncached(SECTORS), finished, "other"))
     *flood, known, new_elsewhere = answers
     # then: the documents past its places are refused before any parse, with a retry time
     busy = [r for r in flood if r.status_code == 429]
@@ -94,7 +91,7 @@ async def test_the_queue_has_places_for_all_clients_together(
     monkeypatch.setattr(pipeline, "MAX_WAITING", 6)
     clients = [_client(app, f"192.0.2.{n}") for n in range(1, 4)]
     try:
-        answers = await asyncio.gather(*(_post(client, _fresh(REPEATED))
+        answers = await asyncio.gather(*(_post(client, uncached(REPEATED))
                                          for client in clients for _ in range(4)))
     finally:
         for client in clients:
@@ -104,24 +101,16 @@ async def test_the_queue_has_places_for_all_clients_together(
 
 async def test_the_queue_is_free_again_once_decided(app: Any) -> None:
     async with _client(app, "192.0.2.1") as client:
-        await asyncio.gather(*(_post(client, _fresh(REPEATED)) for _ in range(FLOOD)))
+        await asyncio.gather(*(_post(client, uncached(REPEATED)) for _ in range(FLOOD)))
         answers = await asyncio.gather(
-            *(_post(client, _fresh(REPEATED))
+            *(_post(client, uncached(REPEATED))
               for _ in range(pipeline.MAX_WAITING_PER_CLIENT)))
     assert {_code(r) for r in answers} == {"QUERY_TOO_COMPLEX"}
 
 
 async def test_one_new_document_sent_many_times_at_once_is_decided_once(
-        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    original = pipeline.parse
-
-    def counted(text: str, **options: Any) -> Any:
-        parsed.append(text)
-        return original(text, **options)
-
-    monkeypatch.setattr(pipeline, "parse", counted)
-    document = _fresh(REPEATED)
+        app: Any, parsed: list[str]) -> None:
+    document = uncached(REPEATED)
     async with _client(app, "192.0.2.1") as client:
         answers = await asyncio.gather(*(_post(client, document) for _ in range(FLOOD)))
     assert {_code(r) for r in answers} == {"QUERY_TOO_COMPLEX"}
@@ -133,19 +122,19 @@ async def test_a_client_that_hangs_up_keeps_its_place_until_its_document_is_deci
     monkeypatch.setattr(pipeline, "MAX_WAITING_PER_CLIENT", 2)
     gate: pipeline.DocumentGate = app.state.graphql.schema.gate
     # given: two slow new documents, their requests gone (a socket closed) at once
-    gone = [asyncio.create_task(gate.decide(_fresh(REPEATED), None, "addr:192.0.2.1"))
+    gone = [asyncio.create_task(gate.decide(uncached(REPEATED), None, "addr:192.0.2.1"))
             for _ in range(2)]
     await asyncio.sleep(0)
     for task in gone:
         task.cancel()
     # then: their work still holds the client's places
     with pytest.raises(pipeline.GateBusy):
-        await gate.decide(_fresh(REPEATED), None, "addr:192.0.2.1")
+        await gate.decide(uncached(REPEATED), None, "addr:192.0.2.1")
     # and once it is done, the places are free again
     for _ in range(200):
         await asyncio.sleep(0.01)
         try:
-            verdict = await gate.decide(_fresh(SECTORS), None, "addr:192.0.2.1")
+            verdict = await gate.decide(uncached(SECTORS), None, "addr:192.0.2.1")
             break
         except pipeline.GateBusy:
             continue

@@ -31,7 +31,7 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import LiveServer, fresh_store
+from tests.conftest import LiveServer, fresh_store, uncached
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from shapes import SHAPES
@@ -70,10 +70,6 @@ AHEAD = -10
 ALONE_SAMPLES = 10  # each attack timed alone, for the README's figures
 
 
-def _fresh(document: str) -> str:
-    return f"# {secrets.token_hex(8)}\n{document}"
-
-
 def _code(body: Any) -> str:
     try:
         return str(body["errors"][0]["extensions"]["code"])
@@ -90,11 +86,11 @@ async def _post(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[int, s
 
 
 async def over_cost(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    return await _post(client, {"query": _fresh(OVER_COST)})
+    return await _post(client, {"query": uncached(OVER_COST)})
 
 
 async def deep_validation(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    return await _post(client, {"query": _fresh(REPEATED)})
+    return await _post(client, {"query": uncached(REPEATED)})
 
 
 async def float_pages(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
@@ -102,7 +98,7 @@ async def float_pages(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
 
 
 async def unpaged_lists(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    return await _post(client, {"query": _fresh(UNPAGED)})
+    return await _post(client, {"query": uncached(UNPAGED)})
 
 
 async def many_ids(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
@@ -110,11 +106,11 @@ async def many_ids(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
 
 
 async def too_many_tokens(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    return await _post(client, {"query": _fresh(TOO_MANY_TOKENS)})
+    return await _post(client, {"query": uncached(TOO_MANY_TOKENS)})
 
 
 async def deep_brackets(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    return await _post(client, {"query": _fresh(DEEP_BRACKETS)})
+    return await _post(client, {"query": uncached(DEEP_BRACKETS)})
 
 
 async def nested_json(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
@@ -130,14 +126,14 @@ async def apq_unknown_hashes(client: httpx.AsyncClient, _: str) -> tuple[int, st
 
 
 async def apq_registrations(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    query = _fresh(SECTORS)
+    query = uncached(SECTORS)
     digest = hashlib.sha256(query.encode()).hexdigest()
     return await _post(client, {"query": query, "extensions": {"persistedQuery": {
         "version": 1, "sha256Hash": digest}}})
 
 
 async def get_star(client: httpx.AsyncClient, _: str) -> tuple[int, str]:
-    response = await client.get("/graphql", params={"query": _fresh(OVER_COST)},
+    response = await client.get("/graphql", params={"query": uncached(OVER_COST)},
                                 headers={"if-none-match": "*"})
     return response.status_code, _code(response.json()) if response.content else "empty"
 
@@ -158,7 +154,7 @@ def _socket_attack(document: str, variables: dict[str, Any] | None = None) -> At
         sockets["n"] += 1
         operation_id = str(sockets["n"])
         await ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": {
-            "query": _fresh(document), "variables": variables}}))
+            "query": uncached(document), "variables": variables}}))
         while True:
             message = json.loads(await ws.recv())
             if message.get("id") == operation_id and message["type"] in ("error", "complete",
@@ -178,7 +174,7 @@ async def socket_churn(_: httpx.AsyncClient, base_url: str) -> tuple[int, str]:
         await ws.send(json.dumps({"type": "connection_init"}))
         await ws.recv()
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": _fresh(OVER_COST)}}))
+                                  "payload": {"query": uncached(OVER_COST)}}))
         message = json.loads(await ws.recv())
     return 101, message["payload"][0]["extensions"]["code"]
 
