@@ -16,6 +16,7 @@ from citylinks.connections import BodyDeadline
 from citylinks.db import queries
 from citylinks.db.bootstrap import prepare
 from citylinks.db.engine import Database, create_database
+from citylinks.db.graph import graph_index
 from citylinks.events import EventBroadcaster
 from citylinks.explorer.graphiql import EXAMPLE_PLACES, graphiql_page
 from citylinks.frontdoor import (
@@ -42,6 +43,7 @@ from citylinks.schema.loaders import Loaders
 from citylinks.settings import Settings
 from citylinks.webhooks.delivery import DeliveryPolicy, WebhookDispatcher
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -186,6 +188,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.migrate_on_start:
             await prepare(database, load_seed=settings.load_seed)
         app.state.db = database
+        # The graph's index (path, suggestions) is built now rather than by the first
+        # request that needs it: 70-100 ms for the world data, which that request (the
+        # explorer's place view) would otherwise wait for. A store not reachable yet
+        # leaves it to that request, which reports the error.
+        try:
+            await graph_index(database)
+        except (OSError, SQLAlchemyError) as error:
+            log.warning("graph index not built at start: %s", error)
         if settings.response_cache:
             graphql.compiled.response_cache = ResponseCache.for_database(
                 database, settings.response_cache_bytes)

@@ -476,6 +476,18 @@ def _active_on(value: str) -> ColumnElement[bool]:
     )
 
 
+def partnerships_in_country(code: str) -> Any:
+    """The ids of partnerships with an end in the country, read from the places' and the
+    partnerships' indexes: a correlated test of each partnership's ends instead scanned
+    the whole table (8 ms per statement for Japan on the world data, against 0.6)."""
+    ends = []
+    for end in ("place_a_id", "place_b_id"):
+        ps, place = PS.alias(), P.alias()
+        ends.append(select(ps.c.id).join(place, place.c.id == ps.c[end])
+                    .where(place.c.country_id == _country_id(code)))
+    return union_all(*ends)
+
+
 def partnership_filter_clauses(spec: PartnershipFilterSpec | None,
                                partner_column: ColumnElement[Any] | None = None
                                ) -> list[ColumnElement[bool]]:
@@ -493,10 +505,11 @@ def partnership_filter_clauses(spec: PartnershipFilterSpec | None,
             partnership_sectors.c.sector_id == select(Sector.id)
             .where(Sector.slug == spec.sector).scalar_subquery()))
     if spec.country is not None:
-        country_id = _country_id(spec.country)
-        ends = [partner_column] if partner_column is not None else [PS.c.place_a_id,
-                                                                     PS.c.place_b_id]
-        clauses.append(exists().where(P.c.id.in_(ends), P.c.country_id == country_id))
+        if partner_column is not None:
+            clauses.append(exists().where(P.c.id == partner_column,
+                                          P.c.country_id == _country_id(spec.country)))
+        else:
+            clauses.append(PS.c.id.in_(partnerships_in_country(spec.country)))
     if spec.city is not None:
         clauses.append(partnership_touches(literal(spec.city)))
     if spec.since_from is not None:

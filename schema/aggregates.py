@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import field
 from typing import Annotated, Any
 
 import strawberry
@@ -116,94 +115,151 @@ def _box(value: BoundingBoxInput | None) -> aggregates.BoundingBox | None:
     return aggregates.BoundingBox(value.south, value.west, value.north, value.east)
 
 
+class StatsReader:
+    """The aggregates of one filter for one request: each computed once however many
+    fields ask for it, and kept per data version across requests. Both read paths use
+    it: Strawberry's resolvers below and the compiled path (compiled/stats.py)."""
+
+    def __init__(self, database: Any, spec: PartnershipFilterSpec | None) -> None:
+        self.database = database
+        self.spec = spec
+        self._loaded: dict[Any, asyncio.Future[Any]] = {}
+
+    def _once(self, key: Any, make: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        if key not in self._loaded:
+            self._loaded[key] = asyncio.ensure_future(make())
+        return self._loaded[key]
+
+    def _answer(self, key: tuple[Any, ...],
+                compute: Callable[[Any], Awaitable[Any]]) -> asyncio.Future[Any]:
+        """`compute(conn)`'s answer, from the answers kept for this data version if there."""
+        async def make() -> Any:
+            database = self.database
+            version = await self._once("version", lambda: data_version(database))
+            full = (id(database), version, self.spec, *key)
+            if full in _ANSWERS:
+                _ANSWERS.move_to_end(full)
+                return _ANSWERS[full]
+            async with database.read() as conn:
+                answer = await compute(conn)
+            _ANSWERS[full] = answer
+            while len(_ANSWERS) > _ANSWERS_KEPT:
+                _ANSWERS.popitem(last=False)
+            return answer
+
+        return self._once(key, make)
+
+    async def totals(self) -> dict[str, int]:
+        answer: dict[str, int] = await self._answer(
+            ("totals",), lambda conn: aggregates.totals(conn, self.spec))
+        return answer
+
+    async def buckets(self, name: str) -> list[tuple[str, int]]:
+        """By kind, status, year or decade."""
+        if name in ("kind", "status"):
+            return await self._answer(
+                (name,), lambda conn: aggregates.by_column(conn, self.spec, name))
+        digits = 4 if name == "year" else 3
+        return await self._answer(
+            (name,), lambda conn: aggregates.by_period(conn, self.spec, digits))
+
+    async def sectors(self, limit: int) -> list[tuple[str, int]]:
+        return await self._answer(("sector", limit),
+                                  lambda conn: aggregates.by_sector(conn, self.spec, limit))
+
+    async def countries(self, limit: int) -> list[Any]:
+        return await self._answer(("country", limit),
+                                  lambda conn: aggregates.by_country(conn, self.spec, limit))
+
+    async def country_pairs(self, limit: int) -> list[tuple[int, int, int]]:
+        return await self._answer(("pairs", limit),
+                                  lambda conn: aggregates.country_pairs(conn, self.spec, limit))
+
+    async def partner_countries(self, limit: int) -> list[tuple[int, int]]:
+        if self.spec is None or self.spec.country is None:
+            raise bad_input("partnerCountries needs a country in the filter", "country")
+        spec = self.spec
+        return await self._answer(
+            ("partners", limit), lambda conn: aggregates.partner_countries(conn, spec, limit))
+
+    async def regions(self, country: str | None, limit: int) -> list[tuple[str, int]]:
+        code = _code(country, "country") or (self.spec.country if self.spec else None)
+        if code is None:
+            raise bad_input("byRegion needs a country: its argument or the filter's", "country")
+        return await self._answer(
+            ("regions", code, limit),
+            lambda conn: aggregates.by_region(conn, self.spec, code, limit))
+
+    async def top_places(self, country: str | None, limit: int) -> list[tuple[int, int]]:
+        code = _code(country, "country")
+        return await self._answer(
+            ("places", code, limit),
+            lambda conn: aggregates.top_places(conn, self.spec, code, limit))
+
+    async def arcs(self, within: BoundingBoxInput | None, limit: int) -> list[Any]:
+        box = _box(within)
+        return await self._answer(("arcs", box, limit),
+                                  lambda conn: aggregates.arcs(conn, self.spec, box, limit))
+
+
 @strawberry.type(description=(
     "Aggregations over the partnerships that match a filter (all of them without one); "
     "each count agrees with the totalCount of `partnerships(filter:)`. Each field is one "
     "grouped statement."))
 class PartnershipStats:
     spec: strawberry.Private[PartnershipFilterSpec | None]
-    # The four totals come from one load, however many of them a document asks for.
-    loaded: strawberry.Private[dict[str, asyncio.Future[Any]]] = field(default_factory=dict)
+    reader: strawberry.Private[StatsReader | None] = None
 
-    def _once(self, name: str, make: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
-        if name not in self.loaded:
-            self.loaded[name] = asyncio.ensure_future(make())
-        return self.loaded[name]
-
-    async def _answer(self, info: Info, key: tuple[Any, ...],
-                      compute: Callable[[Any], Awaitable[Any]]) -> Any:
-        """`compute(conn)`'s answer, from the answers kept for this data version if there."""
-        database = info.context.db
-        version = await self._once("version", lambda: data_version(database))
-        full = (id(database), version, self.spec, *key)
-        if full in _ANSWERS:
-            _ANSWERS.move_to_end(full)
-            return _ANSWERS[full]
-        async with database.read() as conn:
-            answer = await compute(conn)
-        _ANSWERS[full] = answer
-        while len(_ANSWERS) > _ANSWERS_KEPT:
-            _ANSWERS.popitem(last=False)
-        return answer
-
-    async def _totals(self, info: Info) -> dict[str, int]:
-        answer: dict[str, int] = await self._once("totals", lambda: self._answer(
-            info, ("totals",), lambda conn: aggregates.totals(conn, self.spec)))
-        return answer
+    def _read(self, info: Info) -> StatsReader:
+        if self.reader is None:
+            self.reader = StatsReader(info.context.db, self.spec)
+        return self.reader
 
     @strawberry.field(description="Matching partnerships.")
     async def partnerships(self, info: Info) -> int:
-        return (await self._totals(info))["partnerships"]
+        return (await self._read(info).totals())["partnerships"]
 
     @strawberry.field(description="Matching partnerships without a known `since`.")
     async def undated(self, info: Info) -> int:
-        return (await self._totals(info))["undated"]
+        return (await self._read(info).totals())["undated"]
 
     @strawberry.field(description="Places with at least one matching partnership.")
     async def places(self, info: Info) -> int:
-        return (await self._totals(info))["places"]
+        return (await self._read(info).totals())["places"]
 
     @strawberry.field(description="Countries with at least one end of a matching partnership.")
     async def countries(self, info: Info) -> int:
-        return (await self._totals(info))["countries"]
+        return (await self._read(info).totals())["countries"]
 
     @strawberry.field(description="By kind (the enum value), in the enum's order of names.")
     async def by_kind(self, info: Info) -> list[CountBucket]:
-        return _buckets(await self._answer(
-            info, ("kind",), lambda conn: aggregates.by_column(conn, self.spec, "kind")))
+        return _buckets(await self._read(info).buckets("kind"))
 
     @strawberry.field(description="By status (the enum value).")
     async def by_status(self, info: Info) -> list[CountBucket]:
-        return _buckets(await self._answer(
-            info, ("status",), lambda conn: aggregates.by_column(conn, self.spec, "status")))
+        return _buckets(await self._read(info).buckets("status"))
 
     @strawberry.field(description=(
         'By the year of `since` ("2009"), oldest first; undated ones are in `undated`.'))
     async def by_year(self, info: Info) -> list[CountBucket]:
-        return _buckets(await self._answer(
-            info, ("year",), lambda conn: aggregates.by_period(conn, self.spec, 4)))
+        return _buckets(await self._read(info).buckets("year"))
 
     @strawberry.field(description=(
         'By the decade of `since` ("1990" for 1990-1999), oldest first; undated ones are '
         "in `undated`."))
     async def by_decade(self, info: Info) -> list[CountBucket]:
-        return _buckets(await self._answer(
-            info, ("decade",), lambda conn: aggregates.by_period(conn, self.spec, 3)))
+        return _buckets(await self._read(info).buckets("decade"))
 
     @strawberry.field(description=f"By sector slug, most first. At most {MAX_RANKED}.")
     async def by_sector(self, info: Info, first: Annotated[int, RANKED] = 20) -> list[CountBucket]:
-        limit = _bounded(first, MAX_RANKED)
-        return _buckets(await self._answer(
-            info, ("sector", limit), lambda conn: aggregates.by_sector(conn, self.spec, limit)))
+        return _buckets(await self._read(info).sectors(_bounded(first, MAX_RANKED)))
 
     @strawberry.field(description=(
         "Countries by matching partnerships with an end in them, most first, each with the "
         f"mean position of those ends. At most {MAX_RANKED}."))
     async def by_country(self, info: Info,
                          first: Annotated[int, RANKED] = 20) -> list[CountryPoint]:
-        limit = _bounded(first, MAX_RANKED)
-        rows = await self._answer(
-            info, ("country", limit), lambda conn: aggregates.by_country(conn, self.spec, limit))
+        rows = await self._read(info).countries(_bounded(first, MAX_RANKED))
         return [CountryPoint(country=Country(row=row), count=int(row.count),
                              latitude=row.latitude, longitude=row.longitude) for row in rows]
 
@@ -212,9 +268,7 @@ class PartnershipStats:
         f"a world map. At most {MAX_RANKED}."))
     async def country_pairs(self, info: Info,
                             first: Annotated[int, RANKED] = 20) -> list[CountryPair]:
-        limit = _bounded(first, MAX_RANKED)
-        rows = await self._answer(
-            info, ("pairs", limit), lambda conn: aggregates.country_pairs(conn, self.spec, limit))
+        rows = await self._read(info).country_pairs(_bounded(first, MAX_RANKED))
         countries = await _countries(info, [c for low, high, _ in rows for c in (low, high)])
         return [CountryPair(count=count, countries=sorted(
             [countries[low], countries[high]], key=lambda c: str(c.row.code)))
@@ -226,12 +280,7 @@ class PartnershipStats:
         f"`filter.country`. At most {MAX_RANKED}."))
     async def partner_countries(self, info: Info,
                                 first: Annotated[int, RANKED] = 20) -> list[CountryCount]:
-        limit = _bounded(first, MAX_RANKED)
-        if self.spec is None or self.spec.country is None:
-            raise bad_input("partnerCountries needs a country in the filter", "country")
-        spec = self.spec
-        rows = await self._answer(
-            info, ("partners", limit), lambda conn: aggregates.partner_countries(conn, spec, limit))
+        rows = await self._read(info).partner_countries(_bounded(first, MAX_RANKED))
         countries = await _countries(info, [c for c, _ in rows])
         return [CountryCount(country=countries[c], count=n) for c, n in rows]
 
@@ -243,23 +292,14 @@ class PartnershipStats:
     async def by_region(self, info: Info, first: Annotated[int, RANKED] = 20,
                         country: Annotated[str | None, REGION_COUNTRY] = None
                         ) -> list[CountBucket]:
-        limit = _bounded(first, MAX_RANKED)
-        code = _code(country, "country") or (self.spec.country if self.spec else None)
-        if code is None:
-            raise bad_input("byRegion needs a country: its argument or the filter's", "country")
-        return _buckets(await self._answer(
-            info, ("regions", code, limit),
-            lambda conn: aggregates.by_region(conn, self.spec, code, limit)))
+        return _buckets(await self._read(info).regions(country, _bounded(first, MAX_RANKED)))
 
     @strawberry.field(description=(
         "Places by their number of matching partnerships, most first, then the larger. "
         f"At most {MAX_RANKED}."))
     async def top_places(self, info: Info, first: Annotated[int, RANKED] = 10,
                          country: Annotated[str | None, COUNTRY] = None) -> list[PlaceCount]:
-        limit = _bounded(first, MAX_RANKED)
-        code = _code(country, "country")
-        rows = await self._answer(info, ("places", code, limit),
-                                  lambda conn: aggregates.top_places(conn, self.spec, code, limit))
+        rows = await self._read(info).top_places(country, _bounded(first, MAX_RANKED))
         places = await info.context.loaders.place_by_id.load_many([p for p, _ in rows])
         return [PlaceCount(city=City(row=row), count=n)
                 for row, (_, n) in zip(places, rows, strict=True)]
@@ -270,10 +310,7 @@ class PartnershipStats:
         f"holds, hence up to {MAX_ARCS} (four numbers and two names each)."))
     async def arcs(self, info: Info, first: Annotated[int, ARCS] = DEFAULT_ARCS,
                    within: Annotated[BoundingBoxInput | None, WITHIN] = None) -> list[Arc]:
-        limit = _bounded(first, MAX_ARCS)
-        box = _box(within)
-        rows = await self._answer(info, ("arcs", box, limit),
-                                  lambda conn: aggregates.arcs(conn, self.spec, box, limit))
+        rows = await self._read(info).arcs(within, _bounded(first, MAX_ARCS))
         return [Arc(id=strawberry.ID(encode_id("Partnership", row.id)),
                     names=[row.a_name, row.b_name],
                     coordinates=[row.a_lon, row.a_lat, row.b_lon, row.b_lat]) for row in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -179,6 +180,80 @@ async def test_suggestions_the_reference_refuses_fall_back_to_it(world_app: Any,
         assert compiled is None
     else:  # a slug is found as the reference finds it, trimmed and lower-cased
         assert compiled is not None and compiled.data == reference.data
+
+
+# The explorer's world and country views (explorer/src/queries.js, atlasQuery) and its map
+# area, then every field of PartnershipStats with aliases, fragments and other filters.
+ATLAS = """query Country($filter: PartnershipFilter, $code: String!) {
+  partnershipStats(filter: $filter) {
+    partnerships undated places countries
+    byKind { key count } byStatus { key count } byDecade { key count }
+    bySector(first: 20) { key count }
+    countryPairs(first: 100) { count countries { code name } }
+    byCountry(first: 100) { count latitude longitude country { code name } }
+    topPlaces(first: 20, country: $code) {
+      count city { id name localName level region country { code name } parent { name } } }
+    partnerCountries(first: 100) { count country { code name } }
+    byRegion(first: 15) { key count }
+    arcs(first: 1000) { id names coordinates } }
+  country(code: $code) { code name }
+  countries { code name } sectors { slug name } }"""
+STATS_CORPUS: list[tuple[str, dict[str, Any]]] = [
+    (ATLAS, {"filter": {"country": "ZA"}, "code": "ZA"}),
+    (ATLAS, {"filter": {"country": "za", "kind": ["SISTER_CITY"], "sinceFrom": "2005"},
+             "code": "ZA"}),
+    ("""query World($filter: PartnershipFilter) { partnershipStats(filter: $filter) {
+        partnerships undated places countries byKind { key count } byYear { key count }
+        countryPairs(first: 3) { count countries { id code partnershipCount } }
+        topPlaces { count city { name partners(first: 2) { totalCount } } }
+        byRegion(country: "ZA", first: 2) { key count } } }""", {"filter": None}),
+    ("""query MapArea($filter: PartnershipFilter, $within: BoundingBoxInput!) {
+        partnershipStats(filter: $filter) { arcs(first: 7, within: $within) {
+        __typename id names coordinates } } }""",
+     {"filter": {"sector": "water"}, "within": {"south": -40, "west": 20, "north": -20,
+                                                "east": 30}}),
+    ("""{ a: partnershipStats(filter: {status: [ACTIVE]}) { ...Counts
+          n: partnerships __typename }
+        b: partnershipStats { ...Counts byCountry(first: 2) { __typename count } } }
+        fragment Counts on PartnershipStats { partnerships
+          bySector(first: 3) { key count } }""", {}),
+]
+
+
+@pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
+@pytest.mark.parametrize("case", range(len(STATS_CORPUS)))
+async def test_partnership_stats_answer_on_the_compiled_path_as_the_reference_does(
+        read_only_app: Any, case: int, sql_tier: bool) -> None:
+    from citylinks.schema import aggregates
+
+    app = read_only_app
+    app.state.graphql.compiled.sql_tier = sql_tier
+    query, variables = STATS_CORPUS[case]
+    # Aggregates are kept per data version: the compiled path computes them first, so
+    # that an argument it read wrongly shows as a different answer, not a shared one.
+    aggregates._ANSWERS.clear()
+    compiled = await _compiled(app, query, variables)
+    reference = await _reference(app, query, variables)
+    assert reference.errors is None
+    assert compiled is not None, "the stats should not send the document to the reference"
+    assert compiled.data == reference.data
+    # and the answer counts or draws something: the filters matched partnerships
+    assert re.search(rb'"(count|partnerships)":[1-9]|"coordinates":\[-?\d',
+                     orjson.dumps(compiled.data))
+
+
+@pytest.mark.parametrize("stats", [
+    "bySector(first: 101) { key }", "arcs(first: 2001) { id }", "byRegion { key }",
+    "partnerCountries { count }", 'topPlaces(country: "Japan") { count }',
+    "arcs(within: {south: 10, west: 0, north: 5, east: 1}) { id }",
+    "arcs(within: {south: 0, west: 0, north: 5, east: 181}) { id }",
+])
+async def test_partnership_stats_the_reference_refuses_fall_back_to_it(
+        read_only_app: Any, stats: str) -> None:
+    query = f"{{ partnershipStats {{ partnerships {stats} }} }}"
+    reference = await _reference(read_only_app, query, {})
+    assert reference.errors and reference.errors[0].extensions["code"] == "BAD_USER_INPUT"
+    assert await _compiled(read_only_app, query, {}) is None
 
 
 DEEP = """{ cities(first: 3) { nodes { name partners(first: 2) { nodes { city { name

@@ -290,7 +290,8 @@ class _Rewriter:
 # range, words the data has), so that many documents reach the tiers rather than stopping
 # at an error only the executor reports; beside them, anything over the whole schema.
 COMPILED_ROOTS = ["city", "cities", "partnership", "partnerships", "country", "countries",
-                  "sector", "sectors", "organizations", "search"]
+                  "sector", "sectors", "organizations", "search", "partnershipStats",
+                  "suggestPartners"]
 PLAUSIBLE = {
     "Int": st.one_of(st.integers(0, 6), st.sampled_from([-1, 20, 101])).map(nodes.Int),
     "Float": st.sampled_from([0.0, 1.5, 100.0, 5000.0, -0.5]).map(nodes.Float),

@@ -14,7 +14,7 @@ from typing import Any
 
 from citylinks.db import queries
 from citylinks.db.pagination import Page
-from citylinks.schema.compiled import graph
+from citylinks.schema.compiled import graph, stats
 from citylinks.schema.compiled.planner import FieldPlan, NotCompilable, ObjectPlan, Registry
 from citylinks.schema.ids import decode_id
 from citylinks.schema.inputs import (
@@ -408,7 +408,9 @@ def build_registry() -> Registry:
             "sector": root(root_sector), "sectors": root(root_sectors),
             "organizations": root(root_organizations), "search": root(root_search),
             "suggestPartners": root(graph.root_suggest_partners),
+            "partnershipStats": root(stats.root_partnership_stats),
         },
+        **stats.registry(global_id),
         "PartnerSuggestion": graph.PARTNER_SUGGESTION,
         "City": city,
         "Country": {

@@ -325,9 +325,20 @@ def partnership_filters(sql: Sql, spec_of: Getter, row: str, partner: str | None
         out.append(f"{row}.id IN (SELECT fs.partnership_id FROM partnership_sectors fs "
                    f"WHERE fs.sector_id = {sector_id})")
     if spec.country is not None:
-        ends = partner if partner else f"{row}.place_a_id, {row}.place_b_id"
-        out.append(f"EXISTS (SELECT 1 FROM places fc WHERE fc.id IN ({ends}) AND "
-                   f"fc.country_id = {_country_id(sql, lambda arg: spec_of(arg).country)})")
+        def country(arg: Arguments) -> str:
+            return spec_of(arg).country
+
+        if partner:
+            out.append(f"EXISTS (SELECT 1 FROM places fc WHERE fc.id = {partner} AND "
+                       f"fc.country_id = {_country_id(sql, country)})")
+        else:
+            # From the indexes, as db.queries.partnerships_in_country: a correlated test
+            # of each partnership's two ends scans the whole table.
+            ends = " UNION ALL ".join(
+                f"SELECT fe.id FROM partnerships fe JOIN places fc ON fc.id = fe.{end} "
+                f"WHERE fc.country_id = {_country_id(sql, country)}"
+                for end in ("place_a_id", "place_b_id"))
+            out.append(f"{row}.id IN ({ends})")
     if getattr(spec, "city", None) is not None:
         def pk(arg: Arguments) -> int:
             return decode_id(spec_of(arg).city, "City", "city")
