@@ -23,6 +23,12 @@ from sqlalchemy import CTE, and_, case, func, or_, select, union, union_all
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# A partnership's two places and two countries, aliased once for every statement (an
+# alias copies its table's columns: made per request, they cost more than the building
+# of the statement itself).
+_A, _B = P.alias("a"), P.alias("b")
+_COUNTRY_A, _COUNTRY_B = C.alias("ca"), C.alias("cb")
+
 
 @dataclass(frozen=True)
 class BoundingBox:
@@ -122,10 +128,10 @@ async def country_pairs(conn: AsyncConnection, spec: PartnershipFilterSpec | Non
     """(country id, country id, count): flows between pairs of countries, strongest first;
     the lower id first, and a country twice for partnerships within it."""
     m = _matching(spec)
-    a, b = P.alias("a"), P.alias("b")
+    a, b = _A, _B
     low = case((a.c.country_id <= b.c.country_id, a.c.country_id), else_=b.c.country_id)
     high = case((a.c.country_id <= b.c.country_id, b.c.country_id), else_=a.c.country_id)
-    ca, cb = C.alias("ca"), C.alias("cb")
+    ca, cb = _COUNTRY_A, _COUNTRY_B
     pairs = (select(low.label("low"), high.label("high"), func.count().label("count"))
              .select_from(m).join(a, a.c.id == m.c.place_a_id).join(b, b.c.id == m.c.place_b_id)
              .group_by(low, high).subquery("pairs"))
@@ -143,9 +149,9 @@ async def partner_countries(conn: AsyncConnection, spec: PartnershipFilterSpec,
     assert spec.country is not None
     home = _country_id(spec.country)
     m = _matching(spec)
-    a, b = P.alias("a"), P.alias("b")
+    a, b = _A, _B
     other = case((a.c.country_id == home, b.c.country_id), else_=a.c.country_id)
-    c = C.alias("c")
+    c = _COUNTRY_A
     counted = (select(other.label("country_id"), func.count().label("count"))
                .select_from(m).join(a, a.c.id == m.c.place_a_id)
                .join(b, b.c.id == m.c.place_b_id)
@@ -186,7 +192,7 @@ async def arcs(conn: AsyncConnection, spec: PartnershipFilterSpec | None,
     when given): id, both names and positions; those between the best-connected places first,
     so a map that cannot draw them all draws the ones people look for."""
     m = _matching(spec)
-    a, b = P.alias("a"), P.alias("b")
+    a, b = _A, _B
     query = (select(m.c.id, a.c.name.label("a_name"), a.c.longitude.label("a_lon"),
                     a.c.latitude.label("a_lat"), b.c.name.label("b_name"),
                     b.c.longitude.label("b_lon"), b.c.latitude.label("b_lat"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from citylinks.db import queries
@@ -115,27 +116,24 @@ async def _arcs(run: Any, field: FieldPlan, rows: list[Any]) -> Any:
     return await run.complete(field.child, rows)
 
 
+@dataclass(slots=True)
 class _Bucket:
-    __slots__ = ("key", "count")
-
-    def __init__(self, key: str, count: int) -> None:
-        self.key, self.count = key, count
+    key: str
+    count: int
 
 
+@dataclass(slots=True)
 class _Pair:
-    __slots__ = ("countries", "count")
-
-    def __init__(self, countries: list[Any], count: int) -> None:
-        self.countries, self.count = countries, count
+    countries: list[Any]
+    count: int
 
 
+@dataclass(slots=True)
 class _Counted:
     """A country or place row with its count (CountryCount, PlaceCount)."""
 
-    __slots__ = ("row", "count")
-
-    def __init__(self, row: Any, count: int) -> None:
-        self.row, self.count = row, count
+    row: Any
+    count: int
 
 
 def _values(read: Callable[[Any], Any]) -> Any:
