@@ -175,13 +175,19 @@ def _pool_figures(pool: Any) -> dict[str, int]:
     return figures
 
 
+# The handler configure_request_log installs (None until then): while it is the request
+# logger's only handler, _log_request writes a line to its stream itself.
+_stderr_handler: logging.StreamHandler[Any] | None = None
+
+
 def configure_request_log() -> None:
     """Request lines go to stderr as they are (one JSON object each), whatever the root
     logger does: uvicorn only configures its own loggers."""
+    global _stderr_handler
     if not request_log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        request_log.addHandler(handler)
+        _stderr_handler = logging.StreamHandler(sys.stderr)
+        _stderr_handler.setFormatter(logging.Formatter("%(message)s"))
+        request_log.addHandler(_stderr_handler)
     request_log.setLevel(logging.INFO)
     request_log.propagate = False
 
@@ -249,7 +255,7 @@ class Observability:
             if self.log_requests:
                 client = scope.get("client")
                 line = {
-                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "time": _timestamp(),
                     "event": "request", "requestId": request_id,
                     "method": scope.get("method"), "path": scope.get("path"),
                     "route": route, "status": status,
@@ -268,10 +274,42 @@ class Observability:
 def _log_request(line: str) -> None:
     """The request's line on the request logger, made without looking up the caller's
     file and line (logging's findCaller walks the stack on every call; the line says
-    where it comes from itself)."""
+    where it comes from itself).
+
+    While the logger writes only to the stderr handler citylinks installed, the line is
+    written to that stream directly, as the handler would write it: logging's record,
+    filters and locks cost a small query about a sixth of its server CPU (SQLite Q1 of
+    the benchmark: 3,500 requests a second through logging, 4,040 written directly,
+    4,400 without the log). Any other handler (a deployment's own, a test's capture)
+    takes logging's way."""
+    handler = _stderr_handler
+    if (handler is not None and request_log.handlers == [handler] and not request_log.filters
+            and not handler.filters and not request_log.disabled
+            and request_log.isEnabledFor(logging.INFO) and handler.level <= logging.INFO):
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
+            return
+        except Exception:  # logging's way, below, reports it (handleError)
+            pass
     if request_log.isEnabledFor(logging.INFO):
         request_log.handle(request_log.makeRecord(request_log.name, logging.INFO, __file__,
                                                   0, line, None, None))
+
+
+_second: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    """Now in ISO 8601 to the millisecond, in UTC, as `datetime.now(UTC).isoformat(
+    timespec="milliseconds")` writes it; the date and time of the current second are
+    formatted once per second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}+00:00"
 
 
 def _header(scope: Mapping[str, Any], name: bytes) -> str | None:

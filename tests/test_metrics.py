@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import LiveServer
 
 SECTORS = "{ sectors { slug } }"
 MISSPELT = "{ sectors { slgu } }"
@@ -75,3 +79,29 @@ async def test_metrics_count_requests_latency_errors_and_pool(
     assert len(refused) == 2
     assert refused[0]["errorCodes"] == ["GRAPHQL_VALIDATION_FAILED"]
     assert {"requestId", "method", "path", "status", "durationMs"} <= refused[0].keys()
+
+
+def test_a_running_server_writes_one_json_line_per_request_to_stderr(tmp_path: Path) -> None:
+    """`citylinks serve` as deployed: its request lines are written to stderr directly
+    (observability._log_request), not through a test's log capture."""
+    server = LiveServer(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
+                        env={"CITYLINKS_WEBHOOK_DELIVERY": "0"}).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            before = datetime.now(UTC)
+            for query in (SECTORS, MISSPELT, SECTORS):
+                client.post("/graphql", json={"query": query, "operationName": None})
+            after = datetime.now(UTC)
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.output().splitlines()
+             if line.startswith("{") and '"path":"/graphql"' in line]
+    assert [line["status"] for line in lines] == [200, 200, 200]
+    assert [line.get("errorCodes") for line in lines] == [
+        None, ["GRAPHQL_VALIDATION_FAILED"], None]
+    assert len({line["requestId"] for line in lines}) == 3
+    for line in lines:
+        # ISO 8601 in UTC to the millisecond, as datetime.isoformat writes it
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+        stamped = datetime.fromisoformat(line["time"])
+        assert before - timedelta(milliseconds=1) <= stamped <= after
