@@ -188,14 +188,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.migrate_on_start:
             await prepare(database, load_seed=settings.load_seed)
         app.state.db = database
-        # The graph's index (path, suggestions) is built now rather than by the first
-        # request that needs it: 70-100 ms for the world data, which that request (the
-        # explorer's place view) would otherwise wait for. A store not reachable yet
-        # leaves it to that request, which reports the error.
-        try:
-            await graph_index(database)
-        except (OSError, SQLAlchemyError) as error:
-            log.warning("graph index not built at start: %s", error)
+        if settings.graph_index_at_start:
+            # A store not reachable yet leaves the index to the first request that needs
+            # it, which reports the error.
+            try:
+                await graph_index(database)
+            except (OSError, SQLAlchemyError) as error:
+                log.warning("graph index not built at start: %s", error)
         if settings.response_cache:
             graphql.compiled.response_cache = ResponseCache.for_database(
                 database, settings.response_cache_bytes)

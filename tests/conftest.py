@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -194,9 +195,14 @@ class StatementCounter:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    """The app with its lifespan run, and an HTTP client talking to it in-process."""
-    app = create_app(settings)
+async def running_app(settings: Settings, *, graph_index_at_start: bool = False
+                      ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app with its lifespan run, and an HTTP client talking to it in-process.
+
+    Without the graph's index built at start, unless asked: the suite starts hundreds
+    of apps on stores holding the bundled world, most of which never ask a graph
+    question (a tenth of a second each); test_graph_questions.py tests the start-up."""
+    app = create_app(replace(settings, graph_index_at_start=graph_index_at_start))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://citylinks.test") as c:

@@ -13,11 +13,12 @@ from citylinks.db import writes
 from citylinks.db.engine import create_database
 from citylinks.db.graph import GraphIndex, PlaceFacts, graph_cache, pair, shortest_path
 from citylinks.schema.ids import decode_id
+from citylinks.settings import Settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.builders import document, load, partnership, place
-from tests.conftest import StatementCounter, gql
+from tests.conftest import StatementCounter, gql, running_app
 
 PATH = """query ($from: ID!, $to: ID!, $maxHops: Int) {
   path(from: $from, to: $to, maxHops: $maxHops) {
@@ -216,6 +217,26 @@ async def test_an_unchanged_graph_costs_one_statement_per_question(
     # the data version alone: the rows of the answer come with the graph
     reads = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1 and "store_state" in reads[0], counter.statements
+
+
+async def test_the_graph_index_is_built_at_start_and_the_first_question_reuses_it(
+        db_url: str) -> None:
+    # given: a server started as `citylinks serve` starts it (the index at start)
+    async with running_app(Settings(db_url=db_url), graph_index_at_start=True) as (app, client):
+        cache = graph_cache(app.state.db)
+        # then: the index was built before any request
+        assert cache.builds == 1
+        # and the first graph question answers from it, building nothing
+        sectors = (await gql(client, "{ sectors { slug } }"))["data"]["sectors"]
+        assert sectors
+        place = (await gql(client, '{ search(text: "Hai Phong", first: 1) { id } }'))
+        city = place["data"]["search"][0]["id"]
+        answer = await gql(client, f'{{ suggestPartners(city: "{city}", first: 3) {{ score }} }}')
+        assert "errors" not in answer
+        assert cache.builds == 1
+    # while an app started without it builds the index on its first question
+    async with running_app(Settings(db_url=db_url)) as (app, client):
+        assert graph_cache(app.state.db).builds == 0
 
 
 # ---------------------------------------------------------------- the algorithm itself

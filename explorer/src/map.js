@@ -104,15 +104,16 @@ export function placeLabels(items, width, height) {
     const below = { x: item.x - w / 2, y: item.y + 10, anchor: 'middle' };
     const options = item.prefer === 'below' ? [below, above, right, left]
       : item.prefer === 'left' ? [left, right, above, below] : [right, left, above, below];
-    for (const o of options) {
-      const box = { x: o.x, y: o.y, w, h: hgt };
-      if (box.x < 2 || box.y < 2 || box.x + w > width - 2 || box.y + hgt > height - 2) continue;
-      if (overlaps(box)) continue;
-      boxes.push(box);
-      const tx = o.anchor === 'start' ? o.x + 3 : o.anchor === 'end' ? o.x + w - 3 : o.x + w / 2;
-      placed.push({ ...item, tx, ty: o.y + hgt / 2, anchor: o.anchor });
-      break;
-    }
+    const inside = options.filter((o) => o.x >= 2 && o.y >= 2 && o.x + w <= width - 2
+      && o.y + hgt <= height - 2);
+    // The place the picture is about is always named, where it must overlap (a hub is
+    // ringed by its partners); the others only where their name fits.
+    const free = inside.find((o) => !overlaps({ x: o.x, y: o.y, w, h: hgt }));
+    const o = free || (strong ? inside[0] : undefined);
+    if (!o) continue;
+    boxes.push({ x: o.x, y: o.y, w, h: hgt });
+    const tx = o.anchor === 'start' ? o.x + 3 : o.anchor === 'end' ? o.x + w - 3 : o.x + w / 2;
+    placed.push({ ...item, tx, ty: o.y + hgt / 2, anchor: o.anchor });
   }
   return placed;
 }

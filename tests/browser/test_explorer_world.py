@@ -523,6 +523,8 @@ def test_a_hub_shows_its_partners_grouped_by_country_and_pages_the_rest(
     # the network draws the partners and stays readable
     network = page.get_by_role("img", name=re.compile(f"^Network of {re.escape(hub['name'])}"))
     expect(network).to_be_attached()
+    # the hub itself named at the centre, though its partners ring it
+    expect(network.locator(".network-label-home")).to_have_text(hub["name"])
     screenshot(page, "hub", full_page=False)
     # the next page, with the keyboard: focus goes to the first partner added
     more = partners.get_by_role("button", name=re.compile(
