@@ -5,16 +5,16 @@ uvicorn closes an idle keep-alive connection after `timeout_keep_alive`, but a n
 connection that sends nothing, or sends its headers or body a byte at a time, is kept
 as long as the client likes: a few hundred such connections hold a worker's sockets
 and memory. Its `limit_concurrency` answers 503 to requests beyond the limit but keeps
-every connection open. The header deadline and the cap live in the HTTP protocol (the
-only place that sees a connection before its request); the body deadline is ASGI
-middleware, on `receive`.
+every connection open. All three live in the HTTP protocol, the only place that sees a
+connection before its request and each chunk of a body as it arrives: a request whose
+body comes whole with its headers (nearly every GraphQL request) arms no timer for it.
+They hold where `citylinks serve` runs the app (uvicorn's httptools protocol).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
 
 from citylinks.settings import Settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -30,12 +30,23 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+_BODY_TOO_SLOW = b"The request body was not sent in time."
+_REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\n"
+                    b"content-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: " + str(len(_BODY_TOO_SLOW)).encode() + b"\r\n"
+                    b"connection: close\r\n\r\n" + _BODY_TOO_SLOW)
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, closing a connection whose request headers are not
-    all there within `header_timeout` of its opening (or of the previous response), and
-    any connection beyond `max_connections`."""
+    all there within `header_timeout` of its opening (or of the previous response),
+    answering 408 and closing one whose request body stops coming for `body_timeout`,
+    and closing any connection beyond `max_connections`."""
 
     _header_deadline: asyncio.TimerHandle | None = None
+    _body_deadline: asyncio.TimerHandle | None = None
+    # When the incomplete body last grew (the event loop's clock).
+    _body_seen = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -46,7 +57,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()
+        self._disarm_body_deadline()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # After the whole chunk is parsed: a body that came with its headers is complete.
+        cycle = self.cycle
+        if (cycle is not None and cycle.more_body and not cycle.response_complete
+                and not cycle.disconnected and not self.transport.is_closing()):
+            self._body_seen = self.loop.time()
+            if self._body_deadline is None:
+                self._body_deadline = self.loop.call_later(_settings().body_timeout,
+                                                           self._body_too_slow)
+        else:
+            self._disarm_body_deadline()
 
     def on_headers_complete(self) -> None:
         self._disarm_header_deadline()
@@ -73,54 +98,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    def _disarm_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
 
-class _BodyTooSlow(Exception):
-    pass
-
-
-class BodyDeadline:
-    """ASGI middleware: while a request's body is incomplete, each chunk must arrive within
-    `timeout` seconds of the previous one (or of the app asking for it); else the answer
-    is 408 and the connection is closed."""
-
-    def __init__(self, app: Any, timeout: float) -> None:
-        self.app = app
-        self.timeout = timeout
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    def _body_too_slow(self) -> None:
+        self._body_deadline = None
+        cycle = self.cycle
+        if (cycle is None or not cycle.more_body or cycle.response_complete
+                or self.transport.is_closing()):
             return
-        body_done = False
-        started = False
-
-        async def receive_in_time() -> Any:
-            nonlocal body_done
-            if body_done:  # after the body, the app may wait for a disconnect at leisure
-                return await receive()
-            # asyncio.timeout, not wait_for: wait_for runs the receive in a task of its
-            # own, a cost on every request's body.
-            try:
-                async with asyncio.timeout(self.timeout):
-                    message = await receive()
-            except TimeoutError:
-                raise _BodyTooSlow from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_done = True
-            return message
-
-        async def send_tracked(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive_in_time, send_tracked)
-        except _BodyTooSlow:
-            if started:
-                raise
-            body = b"The request body was not sent in time."
-            await send({"type": "http.response.start", "status": 408, "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
+        timeout = _settings().body_timeout
+        waited = self.loop.time() - self._body_seen
+        # A chunk came since the timer was set, or the app has not read what came (uvicorn
+        # stops reading past its buffer): the client is not late, look again later.
+        if waited < timeout or self.flow.read_paused:
+            later = timeout - waited if waited < timeout else timeout
+            self._body_deadline = self.loop.call_later(max(later, 0.01), self._body_too_slow)
+            return
+        if not cycle.response_started:
+            self.transport.write(_REQUEST_TIMEOUT)
+        # The app's pending read then ends in a disconnect (the front door stops there).
+        self.transport.close()

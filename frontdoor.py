@@ -44,7 +44,7 @@ from citylinks.schema.pipeline import (
     _variables_too_deep,
 )
 from graphql import ExecutionResult, GraphQLError, OperationType
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -335,7 +335,12 @@ class FrontDoor:
                     "extensions": {"code": BAD_USER_INPUT}}]}), 404,
                     media_type="application/json; charset=utf-8")
         else:
-            response = await self.http(request)
+            try:
+                response = await self.http(request)
+            except ClientDisconnect:
+                # The client went, or its body stopped coming and the connection was
+                # answered 408 and closed (connections.py): nobody to answer.
+                return
         await response(scope, receive, send)
 
     async def http(self, request: Request) -> Response:

@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 from citylinks.apq import PersistedQueries
-from citylinks.connections import BodyDeadline
 from citylinks.db import queries
 from citylinks.db.bootstrap import prepare
 from citylinks.db.engine import Database, create_database
@@ -254,7 +253,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Outermost (after the client address): it times everything and answers any
         # escaped exception, coded.
         Middleware(Observability, metrics=metrics, log_requests=settings.request_log),
-        Middleware(BodyDeadline, timeout=settings.body_timeout),
         Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                    allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600),
         Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),

@@ -88,6 +88,26 @@ def test_a_body_that_stops_coming_is_answered_408_and_closed(server: LiveServer)
     assert closed, "a connection with a stalled body was still open"
     assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
     assert time.monotonic() - started < BODY_TIMEOUT + 3
+    # and the request that never came whole is no internal error
+    assert "Traceback" not in server.output()
+
+
+def test_a_body_that_comes_slowly_but_steadily_is_answered(server: LiveServer) -> None:
+    # given: a body sent in four chunks, each well within the deadline of the one before,
+    # the whole taking twice the deadline
+    body = b'{"query": "{ sectors { slug } }"}'
+    chunks = [body[i:i + 9] for i in range(0, len(body), 9)]
+    with _connect(server) as sock:
+        sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
+        for chunk in chunks:
+            time.sleep(2 * BODY_TIMEOUT / len(chunks))
+            sock.sendall(chunk)
+        # then: it is answered, not cut off
+        closed, answer = _closed_by_server(sock, 5)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    assert b'"slug"' in answer
 
 
 def test_idle_connections_are_capped_and_then_closed(server: LiveServer) -> None:
