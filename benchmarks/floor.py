@@ -248,6 +248,7 @@ class SqliteStore:
             await connection.execute("PRAGMA synchronous=NORMAL")
             await connection.execute("PRAGMA foreign_keys=ON")
             await connection.execute("PRAGMA busy_timeout=10000")
+            await connection.execute("PRAGMA mmap_size=268435456")
             self.all.append(connection)
             self.idle.put_nowait(connection)
 

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
 _IMMEDIATE = "citylinks_begin_immediate"
 _READER = "citylinks_reader"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PRAGMA mmap_size (configure_sqlite_connection): a store larger than this reads the rest.
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def normalize_url(url: str) -> str:
@@ -52,6 +54,10 @@ def configure_sqlite_connection(dbapi_connection: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # Pages read through a memory map instead of a read() each: the benchmark's nested
+    # reads (Q2-Q4) cost SQLite 20-33 % less. Address space only; the OS's page cache
+    # holds the pages either way.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     try:
         cursor.execute("SELECT sin(1.0)")
     except Exception:  # an SQLite built without its math functions

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citylinks.db.engine import configure_sqlite_connection
+from citylinks.db.engine import SQLITE_MMAP_BYTES, configure_sqlite_connection, create_database
 from citylinks.db.inline_reads import InlineReader, NotInline
 from citylinks.settings import Settings
+from sqlalchemy import text
 
 from tests.conftest import fresh_store, running_app
 
@@ -125,3 +126,18 @@ async def test_a_statement_often_past_the_budget_moves_to_the_reader_threads(
         assert all("errors" not in a and a == answers[0] for a in answers)
         assert db.inline.interrupted == 6
         assert db.inline.statements == 6
+
+
+async def test_every_sqlite_connection_reads_through_a_memory_map(store: Path) -> None:
+    # the pool's readers and writer, and the event loop's own connection, alike
+    database = create_database(f"sqlite+aiosqlite:///{store}")
+    try:
+        async with database.read() as conn:
+            assert await conn.scalar(text("PRAGMA mmap_size")) == SQLITE_MMAP_BYTES
+        async with database.write() as session:
+            assert (await session.execute(text("PRAGMA mmap_size"))).scalar() == \
+                SQLITE_MMAP_BYTES
+        assert database.inline is not None
+        assert database.inline.fetch("PRAGMA mmap_size", {}) == (SQLITE_MMAP_BYTES,)
+    finally:
+        await database.dispose()

@@ -108,6 +108,7 @@ def test_a_body_that_comes_slowly_but_steadily_is_answered(server: LiveServer) -
         closed, answer = _closed_by_server(sock, 5)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
     assert b'"slug"' in answer
+    assert closed  # as the request asked (Connection: close), once answered
 
 
 def test_idle_connections_are_capped_and_then_closed(server: LiveServer) -> None:
