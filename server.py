@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from citylinks.apq import PersistedQueries
+from citylinks.cors import CORS
 from citylinks.db import queries
 from citylinks.db.bootstrap import prepare
 from citylinks.db.engine import Database, create_database
@@ -45,7 +46,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -253,7 +253,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Outermost (after the client address): it times everything and answers any
         # escaped exception, coded.
         Middleware(Observability, metrics=metrics, log_requests=settings.request_log),
-        Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+        Middleware(CORS, allow_origins=list(settings.cors_origins),
                    allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600),
         Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
     ]
