@@ -8,6 +8,7 @@ and loaded with the bundled data once per session (tests/stores.py).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import re
 import secrets
@@ -264,13 +265,34 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if (httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+                        and self._every_worker_answers(deadline)):
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not become healthy in time")
+
+    def _every_worker_answers(self, deadline: float) -> bool:
+        """Whether each worker has answered a request (the first to finish starting
+        answers the health check; a test of several workers needs them all)."""
+        if self.workers <= 1:
+            return True  # one process, which just answered
+        answered: set[int] = set()
+        while len(answered) < self.workers and time.monotonic() < deadline:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                connection.request("GET", "/healthz")
+                connection.getresponse().read()
+                worker = self.worker_serving(connection.sock.getsockname()[1])
+            finally:
+                connection.close()
+            if worker is not None:
+                answered.add(worker)
+            if len(answered) < self.workers:
+                time.sleep(0.05)
+        return len(answered) >= self.workers
 
     def worker_serving(self, client_port: int) -> int | None:
         """The pid of the worker process holding the server end of the client's
