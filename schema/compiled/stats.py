@@ -25,8 +25,9 @@ _BUCKETS = {"byKind": "kind", "byStatus": "status", "byYear": "year", "byDecade"
 _TOTALS = {"partnerships", "undated", "places", "countries"}
 
 
-async def _fetch(reader: StatsReader, field: FieldPlan, args: dict[str, Any]) -> Any:
+async def _fetch(run: Any, reader: StatsReader, field: FieldPlan) -> Any:
     """The reader's rows for one field of PartnershipStats (each kept for the request)."""
+    args = run.arguments(field)
     name = field.name
     if name in _TOTALS:
         return await reader.totals()
@@ -56,7 +57,7 @@ async def root_partnership_stats(run: Any, args: dict[str, Any], field: FieldPla
     # Started together; the fields below then find them in the reader's request cache.
     # Every failure is collected (none left unretrieved); the first sends the document
     # to the reference, which words the error.
-    fetched = await asyncio.gather(*(_fetch(reader, f, run.arguments(f)) for f in wanted),
+    fetched = await asyncio.gather(*(_fetch(run, reader, f) for f in wanted),
                                    return_exceptions=True)
     for outcome in fetched:
         if isinstance(outcome, BaseException):
@@ -67,7 +68,7 @@ async def root_partnership_stats(run: Any, args: dict[str, Any], field: FieldPla
 def _stats_field(shape: Callable[[Any, FieldPlan, Any], Awaitable[Any]]) -> Any:
     async def resolve(run: Any, field: FieldPlan, rows: list[StatsReader]) -> list[Any]:
         (reader,) = rows
-        return [await shape(run, field, await _fetch(reader, field, run.arguments(field)))]
+        return [await shape(run, field, await _fetch(run, reader, field))]
 
     return resolve
 
