@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from citylinks.db.engine import Database, create_database
+from citylinks.schema import aggregates
 from citylinks.schema.context import Context
 from citylinks.schema.loaders import Loaders
 from citylinks.settings import Settings
@@ -224,8 +225,6 @@ STATS_CORPUS: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize("case", range(len(STATS_CORPUS)))
 async def test_partnership_stats_answer_on_the_compiled_path_as_the_reference_does(
         read_only_app: Any, case: int, sql_tier: bool) -> None:
-    from citylinks.schema import aggregates
-
     app = read_only_app
     app.state.graphql.compiled.sql_tier = sql_tier
     query, variables = STATS_CORPUS[case]
