@@ -82,18 +82,16 @@ async def _buckets(run: Any, field: FieldPlan, rows: list[tuple[str, int]]) -> A
     return await run.complete(field.child, [_Bucket(key, count) for key, count in rows])
 
 
-async def _country_points(run: Any, field: FieldPlan, rows: list[Any]) -> Any:
-    # A row carries the country's id, code and name, so it serves as the Country row too.
+async def _rows(run: Any, field: FieldPlan, rows: list[Any]) -> Any:
+    """Rows completed as they come: an arc, or a country's point (whose row carries the
+    country's id, code and name, so it serves as the Country row too)."""
     assert field.child is not None
     return await run.complete(field.child, rows)
 
 
-async def _countries_by_id(run: Any, ids: list[int]) -> dict[int, Any]:
-    return await queries.countries_by_ids(run.conn, list(dict.fromkeys(ids)))
-
-
 async def _country_pairs(run: Any, field: FieldPlan, rows: list[tuple[int, int, int]]) -> Any:
-    countries = await _countries_by_id(run, [c for low, high, _ in rows for c in (low, high)])
+    countries = await queries.countries_by_ids(
+        run.conn, [c for low, high, _ in rows for c in (low, high)])
     pairs = [_Pair(sorted([countries[low], countries[high]], key=lambda c: str(c.code)), count)
              for low, high, count in rows]
     assert field.child is not None
@@ -101,7 +99,7 @@ async def _country_pairs(run: Any, field: FieldPlan, rows: list[tuple[int, int, 
 
 
 async def _partner_countries(run: Any, field: FieldPlan, rows: list[tuple[int, int]]) -> Any:
-    countries = await _countries_by_id(run, [c for c, _ in rows])
+    countries = await queries.countries_by_ids(run.conn, [c for c, _ in rows])
     assert field.child is not None
     return await run.complete(field.child, [_Counted(countries[c], n) for c, n in rows])
 
@@ -110,11 +108,6 @@ async def _top_places(run: Any, field: FieldPlan, rows: list[tuple[int, int]]) -
     places = await queries.places_by_ids(run.conn, [p for p, _ in rows])
     assert field.child is not None
     return await run.complete(field.child, [_Counted(places[p], n) for p, n in rows])
-
-
-async def _arcs(run: Any, field: FieldPlan, rows: list[Any]) -> Any:
-    assert field.child is not None
-    return await run.complete(field.child, rows)
 
 
 @dataclass(slots=True)
@@ -166,11 +159,11 @@ def registry(global_id: Callable[[str, int], str]) -> dict[str, dict[str, Any]]:
     stats: dict[str, Any] = {name: _stats_field(_total) for name in _TOTALS}
     stats.update({name: _stats_field(_buckets) for name in (*_BUCKETS, "bySector", "byRegion")})
     stats.update({
-        "byCountry": _stats_field(_country_points),
+        "byCountry": _stats_field(_rows),
         "countryPairs": _stats_field(_country_pairs),
         "partnerCountries": _stats_field(_partner_countries),
         "topPlaces": _stats_field(_top_places),
-        "arcs": _stats_field(_arcs),
+        "arcs": _stats_field(_rows),
     })
     return {
         "PartnershipStats": stats,
