@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -211,17 +210,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # long as the process: out of the collector's sight, a full collection has far
         # less to walk, and it no longer stalls every request in flight for milliseconds.
         gc.freeze()
-        # The gate decides new documents in a thread of its own (schema/pipeline.py):
-        # while it runs, the event loop waits this long at most for each turn of the
-        # interpreter (5 ms by default). A request with a known document takes several
-        # turns (the loop, the database driver's thread): at 1 ms the attack load test's
-        # good client took 1.2 ms more at the median, at 0.2 ms 0.2 ms more.
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0002)
         try:
             yield
         finally:
-            sys.setswitchinterval(switch_interval)
             await webhooks.stop()
             await events.stop()
             if graphql.compiled.response_cache is not None:

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# About the interpreter's switch interval that the server sets (1 ms): the event loop
-# waits no longer for an inline statement than it would for a reader thread's turn.
+# A millisecond: the event loop waits no longer for an inline statement than it would
+# for a reader thread's turn at the interpreter's switch interval.
 INLINE_BUDGET_S = 0.001
 # SQLite virtual-machine steps between two looks at the clock: a few microseconds of
 # statement each, so the look costs little and the budget is kept closely.

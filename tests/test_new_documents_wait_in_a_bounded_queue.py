@@ -6,6 +6,7 @@ one new document sent many times at once is decided once."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +140,23 @@ async def test_a_client_that_hangs_up_keeps_its_place_until_its_document_is_deci
         except pipeline.GateBusy:
             continue
     assert verdict.errors is None
+
+
+async def test_the_interpreter_switches_often_only_while_the_gate_decides(
+        app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The event loop's turn comes within GATE_SWITCH_INTERVAL_S while the gate's thread
+    # parses; with nothing to decide, the interval is the one the process had.
+    outside = sys.getswitchinterval()
+    assert outside > pipeline.GATE_SWITCH_INTERVAL_S
+    seen: list[float] = []
+    original = pipeline.DocumentGate._decide
+
+    def recording(gate: Any, query: str, operation_name: str | None) -> Any:
+        seen.append(sys.getswitchinterval())
+        return original(gate, query, operation_name)
+
+    monkeypatch.setattr(pipeline.DocumentGate, "_decide", recording)
+    async with _client(app, "192.0.2.1") as client:
+        assert _code(await _post(client, uncached(SECTORS))) == "data"
+    assert seen == [pytest.approx(pipeline.GATE_SWITCH_INTERVAL_S)]
+    assert sys.getswitchinterval() == outside
