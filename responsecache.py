@@ -174,19 +174,8 @@ class StoreStateVersion:
                 version = await conn.scalar(
                     select(StoreState.data_version).where(StoreState.id == 1))
             return int(version or 0)
-        pooled = await db.reader.raw_connection()
-        try:
-            driver: Any = pooled.driver_connection
-            if db.dialect == "postgresql":
-                value = await driver.fetchval(VERSION_SQL)
-            else:
-                ((value,),) = await driver.execute_fetchall(VERSION_SQL)
-            return int(value or 0)
-        except BaseException:
-            pooled.invalidate()
-            raise
-        finally:
-            pooled.close()
+        (value,) = await db.driver_reads.fetch_row(VERSION_SQL, {})
+        return int(value or 0)
 
     def close(self) -> None:
         """Nothing of its own to close: its connections are the pool's."""

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from citylinks.db.driver_reads import DriverReads
 from citylinks.db.inline_reads import InlineReader
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -94,6 +95,8 @@ class Database:
     # few), and BEGIN, ROLLBACK and isolation resets around it were three more
     # round trips per request — on aiosqlite each one a hop to its thread.
     reader: AsyncEngine
+    # One-statement reads on connections held out of the reader pool (db/driver_reads.py).
+    driver_reads: DriverReads
     # SQLite files: short reads on the event loop's own connection (db/inline_reads.py).
     inline: InlineReader | None = None
 
@@ -122,6 +125,7 @@ class Database:
     async def dispose(self) -> None:
         if self.inline is not None:
             self.inline.close()
+        self.driver_reads.close()
         await self.engine.dispose()
         await self.reader.dispose()
 
@@ -143,8 +147,9 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
         readers = pool_size
     # Reads beyond the pool wait for a connection rather than overflow: an overflow
     # connection is closed when it comes back, and opening one costs more than the
-    # read, so under load the pool churned and throughput fell.
-    reader_kwargs = dict(pool_size=readers, max_overflow=0, pool_timeout=30)
+    # read, so under load the pool churned and throughput fell. As many again are
+    # held for one-statement reads (DriverReads), opened as they are first needed.
+    reader_kwargs = dict(pool_size=2 * readers, max_overflow=0, pool_timeout=30)
     engine = create_async_engine(url, **kwargs)
     reader = create_async_engine(url, pool_reset_on_return=None,
                                  execution_options={_READER: True}, **reader_kwargs)
@@ -162,4 +167,5 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
     if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:") \
             and not parsed.query:
         inline = InlineReader(parsed.database, configure_sqlite_connection)
-    return Database(url=url, engine=engine, sessions=sessions, reader=reader, inline=inline)
+    return Database(url=url, engine=engine, sessions=sessions, reader=reader,
+                    driver_reads=DriverReads(reader, readers), inline=inline)

@@ -276,8 +276,10 @@ async def test_a_document_too_deep_for_sqlites_parser_answers_on_the_batch_tier(
         assert plan.too_deep_for == {"sqlite"}
     else:
         assert plan.too_deep_for == set()  # PostgreSQL's parser takes it
-    pool = app.state.db.reader.sync_engine.pool
-    assert pool.checkedout() == 0
+    # Every place of the held connections is back, and no other connection is out.
+    places, held = app.state.db.driver_reads.idle()
+    assert places == app.state.db.driver_reads.size
+    assert app.state.db.reader.sync_engine.pool.checkedout() == held
 
 
 @pytest.mark.parametrize("sql_tier", [True, False], ids=["sql-tier", "batch-tier"])
@@ -302,6 +304,37 @@ async def test_one_plan_answers_each_set_of_variables_afresh(world_app: Any,
         answers.append(compiled.data)
     assert answers[0] == answers[3]
     assert len({str(a) for a in answers[:3]}) == 3
+
+
+async def test_a_statement_is_bound_once_per_set_of_variables_and_kept_within_a_bound(
+        world_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, _ = world_app
+    compiled = app.state.graphql.compiled
+    built: list[dict[str, Any]] = []
+    statement = compiled._statement
+
+    def counting(run: Any, *args: Any) -> Any:
+        built.append(dict(getattr(run.variables, "coerced", run.variables)))
+        return statement(run, *args)
+
+    monkeypatch.setattr(compiled, "_statement", counting)
+    monkeypatch.setattr("citylinks.schema.compiled.BOUND_STATEMENTS", 2)
+    query = """query ($f: CityFilter, $first: Int) { cities(first: $first, filter: $f,
+        orderBy: {field: NAME}) { totalCount nodes { name } } }"""
+    runs = [{"f": {"nameContains": "home 00"}, "first": 3},
+            {"f": {"nameContains": "home 00"}, "first": 3},
+            {"f": {"nameContains": "far 00"}, "first": 2},
+            {"f": {"nameContains": "home 00"}, "first": 3},
+            {"f": None, "first": 5},
+            {"f": {"nameContains": "far 00"}, "first": 2}]
+    for variables in runs:
+        reference = await _reference(app, query, variables)
+        answer = await _compiled(app, query, variables)
+        assert answer is not None and answer.data == reference.data
+    # Built for each new set, not again for a repeated one while it is kept; past the
+    # bound (2) all were dropped, so the last set was built anew.
+    assert [b["first"] for b in built] == [3, 2, 5, 2]
+    assert len(compiled._bound) <= 2
 
 
 STRING_VARIABLES = """query ($id: ID!, $cc: String) { city(id: $id) { name }

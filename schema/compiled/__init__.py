@@ -79,6 +79,9 @@ _NAMED_PARAMETER = re.compile(r"(?<!:):p(\d+)\b")
 
 
 TEMPLATES_PER_PLAN = 64
+# Statements with their values, by plan and the request's variables, all plans together
+# (CompiledExecutor._bound_statement): past the bound all are dropped.
+BOUND_STATEMENTS = 8192
 # The share of a statement's runs past the inline budget that sends it to the reader
 # threads (_Statement.over_budget): six such runs in a row reach it.
 INLINE_OVER_BUDGET_LIMIT = 0.05
@@ -259,6 +262,7 @@ class CompiledExecutor:
         self.sql_tier = True
         # Answers kept in memory per data version (responsecache.py); the app sets it.
         self.response_cache: ResponseCache | None = None
+        self._bound: dict[Any, tuple[_Statement, dict[str, Any]] | None] = {}
 
     def plain_arguments(self, field: FieldPlan) -> dict[str, str] | Literal[False]:
         """The field's GraphQL -> Python argument names when Strawberry's conversion
@@ -373,6 +377,25 @@ class CompiledExecutor:
         # The answer's JSON goes into the response as it is, not decoded and re-encoded.
         return ExecutionResult(data=orjson.Fragment(body))  # type: ignore[arg-type]
 
+    def _bound_statement(self, run: Run, plan: OperationPlan, dialect: str,
+                         versioned: bool) -> tuple[_Statement, dict[str, Any]] | None:
+        """`_statement`'s answer, kept by the variables' values: the same values make the
+        same parameters. A value seen before skips converting the arguments and computing
+        each parameter, a fifth of the Python time of the benchmark's Q2 (one country
+        code from 200)."""
+        values = getattr(run.variables, "coerced", run.variables)
+        frozen = _frozen(values)
+        if frozen is None:
+            return self._statement(run, plan, dialect, versioned)
+        key = (plan.cache_token, dialect, versioned, frozen)
+        found = self._bound.get(key, _ABSENT)
+        if found is _ABSENT:
+            found = self._statement(run, plan, dialect, versioned)
+            if len(self._bound) >= BOUND_STATEMENTS:
+                self._bound.clear()
+            self._bound[key] = found
+        return found  # type: ignore[return-value]
+
     @staticmethod
     def _statement(run: Run, plan: OperationPlan, dialect: str,
                    versioned: bool = False) -> tuple[_Statement, dict[str, Any]] | None:
@@ -418,8 +441,8 @@ class CompiledExecutor:
         The statement is plain text with its values bound and its answer is JSON text,
         so SQLAlchemy's execution layer (connection objects, compiling, result
         processing, and on aiosqlite more hops to the connection's thread) would add
-        only overhead: about a third of a small request's CPU time. The connection
-        still comes from, and goes back to, the engine's pool. Where something listens
+        only overhead: about a third of a small request's CPU time. The connection is
+        one of those held for such reads (db/driver_reads.py). Where something listens
         to the engine's statements (the tests' statement counter, echo), the statement
         goes through SQLAlchemy as usual.
         """
@@ -435,24 +458,8 @@ class CompiledExecutor:
             except NotInline as refused:
                 if refused.over_budget:
                     prepared.over_budget = prepared.over_budget * 0.99 + 0.01
-        pooled = await db.reader.raw_connection()
-        try:
-            driver: Any = pooled.driver_connection
-            if db.dialect == "postgresql":
-                # Bound as p0, p1, ... in order: $1, $2, ... for asyncpg.
-                record = await driver.fetchrow(prepared.numbered, *params.values())
-                return tuple(record)
-            # One hop to the connection's thread (execute, fetch and close there), not
-            # three: each hop costs more than the statement of a small query.
-            (row,) = await driver.execute_fetchall(prepared.template.text, params)
-            return tuple(row)
-        except BaseException:
-            # SQLAlchemy did not see the failure: make sure a broken connection is not
-            # handed out again (it would be, after a database restart).
-            pooled.invalidate()
-            raise
-        finally:
-            pooled.close()  # back to the pool: a reader's connection needs no reset
+        return await db.driver_reads.fetch_row(prepared.template.text, params,
+                                               prepared.numbered)
 
     async def _in_sql(self, run: Run, plan: OperationPlan, db: Database,
                       versioned: bool = False) -> dict[str, Any] | None:
@@ -461,7 +468,7 @@ class CompiledExecutor:
         dialect = db.dialect
         if not self.sql_tier or dialect in plan.too_deep_for:
             return None
-        found = self._statement(run, plan, dialect, versioned)
+        found = self._bound_statement(run, plan, dialect, versioned)
         if found is None:
             return None
         try:
