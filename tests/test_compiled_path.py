@@ -425,6 +425,25 @@ async def test_http_answers_errors_from_the_reference_with_codes(world_app: Any)
     assert body["errors"][0]["extensions"]["field"] == "first"
 
 
+@pytest.mark.parametrize(("document", "variables", "written"), [
+    ("{ cities(first: 7) { nodes { name } pageInfo { hasNextPage } } }", {}, True),
+    ("query ($n: Int) { cities(first: $n) { nodes { name } } }", {"n": 7}, False),
+], ids=["literal", "variable"])
+async def test_a_page_size_the_document_writes_is_written_into_the_statement(
+        read_only_app: Any, document: str, variables: dict[str, Any], written: bool) -> None:
+    # PostgreSQL keeps planning a prepared statement whose LIMIT is a parameter (the
+    # benchmark's Q4 ran a third slower); a size given by a variable stays bound.
+    counter = StatementCounter(read_only_app.state.db)
+    try:
+        assert await _compiled(read_only_app, document, variables) is not None
+        [statement] = counter.statements
+    finally:
+        counter.close()
+    assert ("LIMIT 7" in statement) is written
+    # Bound: a placeholder as the driver sees it (SQLite's ?, asyncpg's $n).
+    assert (re.search(r"LIMIT (\?|\$\d+)", statement) is not None) is not written
+
+
 async def _count_statements(database: Database, app: Any, query: str,
                             variables: dict[str, Any], compiled: bool) -> int:
     if compiled:  # a first run lets the plan settle on its tier
