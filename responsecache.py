@@ -155,7 +155,7 @@ class SqliteVersion:
 
 
 class StoreStateVersion:
-    """`store_state.data_version`, read on a pooled reader connection."""
+    """`store_state.data_version`, read on a held reader connection (db/driver_reads.py)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -178,7 +178,7 @@ class StoreStateVersion:
         return int(value or 0)
 
     def close(self) -> None:
-        """Nothing of its own to close: its connections are the pool's."""
+        """Nothing of its own to close: the database closes its connections."""
 
 
 class ResponseCache:

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from citylinks.db.engine import Database
+from citylinks.db.engine import Database, create_database
 from sqlalchemy import event
 
 VERSION = "SELECT data_version FROM store_state WHERE id = 1"
@@ -58,8 +58,6 @@ async def test_a_failed_statement_gives_its_place_back(database: Database) -> No
 
 
 async def test_a_connection_the_server_closed_is_replaced(pg_url: str) -> None:
-    from citylinks.db.engine import create_database
-
     database = create_database(pg_url)
     try:
         reads = database.driver_reads
